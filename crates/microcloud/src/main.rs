@@ -1,0 +1,2 @@
+//! The `microcloud` command.
+fn main() {}
