@@ -3,5 +3,205 @@
 //! Pure: no network, no tokio, no direct file or environment access (both are
 //! injected through [`Environment`]). Deterministic: the same input gives the
 //! same [`Preseed`] or the same diagnostics, in the same order.
+//!
+//! Loading runs in stages, each collecting every problem it can find before
+//! the next one starts:
+//!
+//! 1. [`yaml`](crate::yaml): bounded parse into a located tree (syntax,
+//!    duplicate keys, size and alias budgets);
+//! 2. [`shape`]: the tree against the JSON Schema generated from [`raw`]
+//!    (unknown keys with "did you mean", wrong types, missing keys);
+//! 3. serde into the raw types, from the checked tree with the rejected
+//!    parts left out, so that stage 4 still runs on everything else;
+//! 4. [`validate`](crate::validate): raw → domain types ([`model`]), with
+//!    every semantic rule.
 
+pub mod diagnostic;
 pub mod filter;
+pub mod model;
+pub mod node;
+pub mod raw;
+pub mod shape;
+mod validate;
+mod yaml;
+
+use std::io;
+use std::path::Path;
+
+pub use diagnostic::{Diagnostic, Diagnostics, Severity};
+pub use model::{Mode, Preseed};
+pub use node::KeyPath;
+pub use validate::PASSPHRASE_ENV;
+pub use yaml::MAX_INPUT_BYTES;
+
+/// What the loader may ask of the outside world. The binary implements it
+/// with the real environment and file system; tests use [`FakeEnvironment`].
+pub trait Environment {
+    /// The value of an environment variable, if set.
+    fn var(&self, name: &str) -> Option<String>;
+    /// Reads a whole file (for `session_passphrase_file`).
+    fn read_to_string(&self, path: &Path) -> io::Result<String>;
+}
+
+/// An environment with fixed variables and files, for tests and for
+/// validating without touching the machine.
+#[derive(Debug, Default, Clone)]
+pub struct FakeEnvironment {
+    /// Variables that are set.
+    pub vars: Vec<(String, String)>,
+    /// Files that exist, with their contents.
+    pub files: Vec<(String, String)>,
+}
+
+impl Environment for FakeEnvironment {
+    fn var(&self, name: &str) -> Option<String> {
+        self.vars
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+    }
+    fn read_to_string(&self, path: &Path) -> io::Result<String> {
+        self.files
+            .iter()
+            .find(|(p, _)| Path::new(p) == path)
+            .map(|(_, c)| c.clone())
+            .ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, "No such file or directory"))
+    }
+}
+
+/// The outcome of loading one document: the preseed when there was no
+/// error, and every diagnostic (warnings included) either way.
+#[derive(Debug, Clone)]
+pub struct Report {
+    preseed: Option<Preseed>,
+    diagnostics: Diagnostics,
+    display_source: String,
+}
+
+impl Report {
+    /// The validated preseed, when the document had no error.
+    pub fn preseed(&self) -> Option<&Preseed> {
+        self.preseed.as_ref()
+    }
+
+    /// Every diagnostic, in source order.
+    pub fn diagnostics(&self) -> &Diagnostics {
+        &self.diagnostics
+    }
+
+    /// Whether the document can be used.
+    pub fn is_valid(&self) -> bool {
+        self.preseed.is_some()
+    }
+
+    /// Human rendering, with source lines (secrets redacted) and carets.
+    pub fn render(&self, name: &str) -> String {
+        self.diagnostics.render(name, &self.display_source)
+    }
+
+    /// Machine rendering: `{"valid": bool, "diagnostics": [...]}`.
+    pub fn to_json(&self) -> serde_json::Value {
+        self.diagnostics.to_json()
+    }
+
+    /// The preseed and its warnings, or the diagnostics when it is invalid.
+    pub fn into_result(self) -> Result<(Preseed, Diagnostics), Diagnostics> {
+        match self.preseed {
+            Some(p) => Ok((p, self.diagnostics)),
+            None => Err(self.diagnostics),
+        }
+    }
+}
+
+/// Loads and validates a preseed document from bytes (which need not be
+/// UTF-8: anything else is reported, not a panic).
+pub fn load_bytes(bytes: &[u8], env: &dyn Environment) -> Report {
+    match std::str::from_utf8(bytes) {
+        Ok(text) => load(text, env),
+        Err(e) => {
+            let valid = &bytes[..e.valid_up_to()];
+            let text = String::from_utf8_lossy(valid);
+            let line = text.matches('\n').count() + 1;
+            let column = text.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+            let loc = node::Loc {
+                line: u32::try_from(line).unwrap_or(u32::MAX),
+                column: u32::try_from(column).unwrap_or(u32::MAX),
+                byte_offset: None,
+                byte_len: None,
+            };
+            let d = Diagnostic::error(KeyPath::root(), "the document is not valid UTF-8 text")
+                .at(loc)
+                .with_help("a preseed is a YAML text file; check that the right file was given");
+            Report {
+                preseed: None,
+                diagnostics: Diagnostics::new(vec![d]),
+                display_source: String::new(),
+            }
+        }
+    }
+}
+
+/// Loads and validates a preseed document.
+pub fn load(source: &str, env: &dyn Environment) -> Report {
+    let mut out = Vec::new();
+    let tree = match yaml::parse(source) {
+        Ok(tree) => tree,
+        Err(e) => {
+            let mut d = Diagnostic::error(KeyPath::root(), e.message).with_help(
+                "fix the YAML syntax first; other problems are reported once the document parses",
+            );
+            d.loc = e.loc;
+            return finish(None, vec![d], source, None);
+        }
+    };
+    let Some(value) = shape::check(&tree, source, &mut out) else {
+        return finish(None, out, source, Some(&tree));
+    };
+    let raw: raw::RawPreseed = match serde_json::from_value(value) {
+        Ok(raw) => raw,
+        Err(e) => {
+            out.push(Diagnostic::error(
+                KeyPath::root(),
+                format!("internal error: the checked document does not fit the raw types: {e}"),
+            ));
+            return finish(None, out, source, Some(&tree));
+        }
+    };
+    let preseed = validate::validate(&raw, &tree, source, env, &mut out);
+    finish(preseed, out, source, Some(&tree))
+}
+
+fn finish(
+    preseed: Option<Preseed>,
+    out: Vec<Diagnostic>,
+    source: &str,
+    tree: Option<&node::Node>,
+) -> Report {
+    Report {
+        preseed,
+        diagnostics: Diagnostics::new(out),
+        display_source: redact_source(source, tree),
+    }
+}
+
+/// The source with the passphrase value blanked out, for rendering.
+fn redact_source(source: &str, tree: Option<&node::Node>) -> String {
+    let secret = tree
+        .and_then(|t| t.get(&KeyPath::root().key("session_passphrase")))
+        .and_then(|n| match &n.kind {
+            node::NodeKind::Str(s) if !s.trim().is_empty() => Some(s.clone()),
+            _ => None,
+        });
+    let mut text = match secret {
+        Some(s) => source.replace(&s, "<redacted>"),
+        None => source.to_owned(),
+    };
+    if text.contains("session_passphrase") {
+        text = text
+            .lines()
+            .map(diagnostic::redact_line)
+            .collect::<Vec<_>>()
+            .join("\n");
+    }
+    text
+}

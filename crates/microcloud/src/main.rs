@@ -1,2 +1,138 @@
-//! The `microcloud` command.
-fn main() {}
+//! The `microcloud` command: form an LXD + MicroOVN + MicroCeph cluster from
+//! one declarative preseed file.
+//!
+//! This is the only crate that uses `anyhow`; libraries return typed errors
+//! and diagnostics, and this binary decides how they reach a person.
+
+use anyhow::{Context, Result};
+use clap::{Parser, Subcommand, ValueEnum};
+use config_loader::Environment;
+use std::io::{self, Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+/// Exit status when the input is invalid (as opposed to 1 for other failures).
+const EXIT_INVALID: u8 = 2;
+
+#[derive(Parser)]
+#[command(name = "microcloud", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Check a preseed file and report every problem at once.
+    ///
+    /// Exit status: 0 when the file is valid (warnings allowed), 2 when it is
+    /// invalid, 1 when it could not be checked (for example, unreadable).
+    Validate {
+        /// The preseed file; standard input when absent or "-".
+        file: Option<PathBuf>,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = Format::Human)]
+        format: Format,
+    },
+    /// Print the JSON Schema of the preseed format.
+    Schema,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Format {
+    /// Diagnostics with source lines and carets.
+    Human,
+    /// One JSON object: {"valid": bool, "diagnostics": [...]}.
+    Json,
+}
+
+/// The real machine: environment variables, and files relative to the
+/// directory of the preseed file (or the working directory for stdin).
+struct HostEnvironment {
+    base: Option<PathBuf>,
+}
+
+impl Environment for HostEnvironment {
+    fn var(&self, name: &str) -> Option<String> {
+        std::env::var(name).ok()
+    }
+    fn read_to_string(&self, path: &Path) -> io::Result<String> {
+        let full = match &self.base {
+            Some(base) if path.is_relative() => base.join(path),
+            _ => path.to_owned(),
+        };
+        std::fs::read_to_string(full)
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<ExitCode> {
+    match cli.command {
+        Command::Validate { file, format } => validate(file.as_deref(), format),
+        Command::Schema => {
+            let schema = serde_json::to_string_pretty(config_loader::shape::schema())?;
+            writeln!(io::stdout(), "{schema}")?;
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+/// Reads the whole input, refusing more than the loader accepts so that a
+/// huge file costs neither memory nor time.
+fn read_input(file: Option<&Path>) -> Result<(String, Vec<u8>, Option<PathBuf>)> {
+    let limit = u64::try_from(config_loader::MAX_INPUT_BYTES).unwrap_or(u64::MAX) + 1;
+    let mut bytes = Vec::new();
+    match file {
+        None => {
+            io::stdin()
+                .take(limit)
+                .read_to_end(&mut bytes)
+                .context("cannot read standard input")?;
+            Ok(("<stdin>".to_owned(), bytes, None))
+        }
+        Some(p) if p == Path::new("-") => {
+            io::stdin()
+                .take(limit)
+                .read_to_end(&mut bytes)
+                .context("cannot read standard input")?;
+            Ok(("<stdin>".to_owned(), bytes, None))
+        }
+        Some(p) => {
+            std::fs::File::open(p)
+                .and_then(|f| f.take(limit).read_to_end(&mut bytes))
+                .with_context(|| format!("cannot read {}", p.display()))?;
+            let base = p.parent().map(Path::to_owned);
+            Ok((p.display().to_string(), bytes, base))
+        }
+    }
+}
+
+fn validate(file: Option<&Path>, format: Format) -> Result<ExitCode> {
+    let (name, bytes, base) = read_input(file)?;
+    let env = HostEnvironment { base };
+    let report = config_loader::load_bytes(&bytes, &env);
+    let mut stdout = io::stdout().lock();
+    match format {
+        Format::Human => stdout.write_all(report.render(&name).as_bytes())?,
+        Format::Json => writeln!(
+            stdout,
+            "{}",
+            serde_json::to_string_pretty(&report.to_json())?
+        )?,
+    }
+    Ok(if report.is_valid() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(EXIT_INVALID)
+    })
+}
