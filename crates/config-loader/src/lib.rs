@@ -177,6 +177,8 @@ fn finish(
     source: &str,
     tree: Option<&node::Node>,
 ) -> Report {
+    // A preseed is only handed out when no stage found an error.
+    let preseed = preseed.filter(|_| !out.iter().any(Diagnostic::is_error));
     Report {
         preseed,
         diagnostics: Diagnostics::new(out),

@@ -185,7 +185,9 @@ fn walk(
             ),
         )
         .at(node.loc);
-        if types.contains(&"boolean") && matches!(node.kind, NodeKind::Str(_)) {
+        if path.is_root() {
+            d = d.with_help("a preseed is a mapping with at least `systems` and `initiator` or `initiator_address`");
+        } else if types.contains(&"boolean") && matches!(node.kind, NodeKind::Str(_)) {
             d = d.with_help("write true or false");
         } else if types.contains(&"array") && matches!(node.kind, NodeKind::Map(_)) {
             d = d.with_help("start each list item with \"- \"");

@@ -150,8 +150,32 @@ pub(crate) fn validate(
     let ovn = ovn(&mut c, raw.ovn.as_ref());
     let filters = filters(&mut c, raw.storage.as_ref());
 
+    // With an unusable initiator the checks below still run against a
+    // stand-in (its errors are already recorded, so no preseed is returned).
+    let stand_in = || {
+        let name = raw
+            .initiator
+            .as_deref()
+            .and_then(|n| HostName::parse(n).ok());
+        let address = raw
+            .initiator_address
+            .as_deref()
+            .and_then(|a| a.trim().parse::<IpAddr>().ok());
+        match (name, address) {
+            (Some(name), _) => Some(Initiator::Name {
+                name,
+                lookup_subnet: IpNet::default(),
+            }),
+            (None, Some(address)) => Some(Initiator::Address(address)),
+            (None, None) => None,
+        }
+    };
+    let Some(initiator_or_stand_in) = initiator.clone().or_else(stand_in) else {
+        out.append(&mut c.out);
+        return None;
+    };
     let mut preseed = Preseed {
-        initiator: initiator?,
+        initiator: initiator_or_stand_in,
         lookup_timeout: lookup_timeout.unwrap_or(DEFAULT_LOOKUP_TIMEOUT),
         session_timeout: session_timeout.unwrap_or(DEFAULT_SESSION_TIMEOUT),
         passphrase: None,
@@ -166,7 +190,8 @@ pub(crate) fn validate(
 
     let failed = c.out.iter().any(Diagnostic::is_error);
     out.append(&mut c.out);
-    (!failed && raw_systems.len() == preseed.systems.len()).then_some(preseed)
+    (!failed && initiator.is_some() && raw_systems.len() == preseed.systems.len())
+        .then_some(preseed)
 }
 
 fn initiator(c: &mut Checker<'_>, raw: &RawPreseed) -> Option<Initiator> {
@@ -452,14 +477,17 @@ fn systems(
     // A system's underlay IP may equal its own address, but not another's.
     for (i, s) in &systems {
         if let Some(u) = s.ovn_underlay_ip
-            && let Some((_, other)) = systems.iter().find(|(j, o)| o.address == Some(u) && j != i)
+            && let Some((j, other)) = systems.iter().find(|(j, o)| o.address == Some(u) && j != i)
         {
             c.error_help(
                 &KeyPath::root()
                     .key("systems")
                     .index(*i)
                     .key("ovn_underlay_ip"),
-                format!("underlay IP {u} is the address of system `{}`", other.name),
+                format!(
+                    "underlay IP {u} is the address of another system, `{}` (systems[{j}])",
+                    other.name
+                ),
                 "use an address of this system",
             );
         }
