@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 use std::sync::OnceLock;
 
 use crate::diagnostic::Diagnostic;
-use crate::node::{KeyPath, Node, NodeKind};
+use crate::node::{KeyPath, Loc, Node, NodeKind};
 use crate::raw::RawPreseed;
 
 /// The JSON Schema of the preseed, generated from [`RawPreseed`].
@@ -109,7 +109,7 @@ fn resolve<'a>(root: &'a Value, schema: &'a Value) -> &'a Value {
 /// `None` when the document itself is unusable.
 pub(crate) fn check(node: &Node, source: &str, out: &mut Vec<Diagnostic>) -> Option<Value> {
     let root = schema();
-    walk(root, root, node, source, &KeyPath::root(), out)
+    walk(root, root, node, None, source, &KeyPath::root(), out)
 }
 
 fn types_of(schema: &Value) -> Vec<&str> {
@@ -153,6 +153,7 @@ fn walk(
     root: &Value,
     schema: &Value,
     node: &Node,
+    key_loc: Option<Loc>,
     source: &str,
     path: &KeyPath,
     out: &mut Vec<Diagnostic>,
@@ -206,7 +207,15 @@ fn walk(
             for (key, value) in entries {
                 match props.and_then(|p| p.get(&key.name)) {
                     Some(sub) => {
-                        if let Some(v) = walk(root, sub, value, source, &path.key(&key.name), out) {
+                        if let Some(v) = walk(
+                            root,
+                            sub,
+                            value,
+                            Some(key.loc),
+                            source,
+                            &path.key(&key.name),
+                            out,
+                        ) {
                             kept.insert(key.name.clone(), v);
                         }
                     }
@@ -225,7 +234,7 @@ fn walk(
                                 path.key(name),
                                 format!("missing required key `{name}`"),
                             )
-                            .at(node.loc)
+                            .at(key_loc.unwrap_or(node.loc))
                             .with_width(1),
                         );
                     }
@@ -239,7 +248,7 @@ fn walk(
                 .iter()
                 .enumerate()
                 .map(|(i, item)| {
-                    walk(root, item_schema, item, source, &path.index(i), out)
+                    walk(root, item_schema, item, None, source, &path.index(i), out)
                         .unwrap_or_else(|| Value::Object(Map::new()))
                 })
                 .collect();

@@ -804,7 +804,7 @@ fn ceph(c: &mut Checker<'_>, raw: Option<&RawCeph>, preseed: &Preseed) -> Ceph {
             );
             return None;
         }
-        if net.hosts().next().is_none() {
+        if net.max_prefix_len() - net.prefix_len() < 1 {
             c.error(&p, format!("{net} has no room for more than one address"));
             return None;
         }
