@@ -1,6 +1,8 @@
 //! Every shipped example is valid, without warnings; every invalid example
 //! renders exactly as its snapshot says.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use microcloud_tests::{assert_snapshot, examples_environment, workspace_root, yaml_files};
 
 #[test]

@@ -1,5 +1,7 @@
 //! The committed JSON Schema is exactly what the raw types generate.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use microcloud_tests::assert_snapshot;
 
 #[test]

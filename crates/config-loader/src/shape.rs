@@ -53,10 +53,7 @@ fn collect_homes(
             } else {
                 format!("`{at}`")
             };
-            homes
-                .entry(name.clone())
-                .or_insert_with(Vec::new)
-                .push(home);
+            homes.entry(name.clone()).or_default().push(home);
             let child = if at.is_empty() {
                 name.clone()
             } else {

@@ -1,6 +1,8 @@
 //! One test per validation rule: each asserts the severity, the exact
 //! message, the key path and the line of the diagnostic it expects.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use config_loader::{FakeEnvironment, Severity, load};
 
 const ERROR: Severity = Severity::Error;
@@ -960,4 +962,101 @@ fn json_report_has_the_documented_shape() {
     assert_eq!(d["path"], "systems[0].bogus");
     assert_eq!(d["line"], 5);
     assert_eq!(d["column"], 5);
+}
+
+#[test]
+fn filter_errors_point_inside_the_expression() {
+    // Plain scalar: column of the value plus the offset in the expression.
+    expect(
+        &filters("  ceph:\n    - find: sizee > 10GiB\n"),
+        ERROR,
+        "storage.ceph[0].find",
+        7,
+        "unknown field \"sizee\"",
+    );
+    let at = |yaml: &str| {
+        let report = load(yaml, &FakeEnvironment::default());
+        let d = report
+            .diagnostics()
+            .iter()
+            .find(|d| d.path.to_string() == "storage.ceph[0].find")
+            .cloned();
+        d.map(|d| (d.line(), d.column(), d.width, d.message))
+    };
+    assert_eq!(
+        at(&filters("  ceph:\n    - find: type == nvme && sizee > 1\n")),
+        Some((
+            Some(7),
+            Some(29),
+            Some(5),
+            "unknown field \"sizee\"".to_owned()
+        ))
+    );
+    // Quoted scalar: one more for the quote.
+    assert_eq!(
+        at(&filters(
+            "  ceph:\n    - find: \"type == nvme && sizee > 1\"\n"
+        )),
+        Some((
+            Some(7),
+            Some(30),
+            Some(5),
+            "unknown field \"sizee\"".to_owned()
+        ))
+    );
+    // A folded block scalar cannot be mapped back; the character is named.
+    assert_eq!(
+        at(&filters(
+            "  ceph:\n    - find: >-\n        type == nvme\n        && sizee > 1\n"
+        ))
+        .map(|d| d.3),
+        Some("unknown field \"sizee\" (at character 17 of the value)".to_owned())
+    );
+}
+
+#[test]
+fn filter_operator_and_value_errors() {
+    expect(
+        &filters("  ceph:\n    - find: model > abc\n"),
+        ERROR,
+        "storage.ceph[0].find",
+        7,
+        "operator \">\" cannot be used with the text field \"model\"",
+    );
+    expect(
+        &filters("  ceph:\n    - find: partitions == 0\n"),
+        ERROR,
+        "storage.ceph[0].find",
+        7,
+        "the field \"partitions\" cannot be filtered",
+    );
+    expect(
+        &filters("  ceph:\n    - find: model == \"a\n"),
+        ERROR,
+        "storage.ceph[0].find",
+        7,
+        "unterminated quote",
+    );
+}
+
+#[test]
+fn filter_precedence_differs_from_microcloud_is_a_warning() {
+    let yaml = filters("  ceph:\n    - find: type == nvme || type == ssd && size > 1TiB\n");
+    let report = load(&yaml, &FakeEnvironment::default());
+    assert!(report.is_valid());
+    let w = report.diagnostics().iter().next().expect("a warning");
+    assert_eq!(
+        (w.severity, w.line(), w.column()),
+        (WARNING, Some(7), Some(41))
+    );
+    assert!(
+        w.message.starts_with(
+            "\"&&\" binds tighter than \"||\" here, but MicroCloud evaluates left to right"
+        ),
+        "{}",
+        w.message
+    );
+    clean(&filters(
+        "  ceph:\n    - find: (type == nvme || type == ssd) && size > 1TiB\n",
+    ));
 }

@@ -1,0 +1,150 @@
+//! The command-line contract: exit codes, stdin, formats, and the schema.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn microcloud(args: &[&str], stdin: Option<&[u8]>) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_microcloud"))
+        .args(args)
+        .current_dir(root())
+        .env_remove("MICROCLOUD_SESSION_PASSPHRASE")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn microcloud");
+    let mut input = child.stdin.take().expect("stdin");
+    if let Some(bytes) = stdin {
+        input.write_all(bytes).expect("write stdin");
+    }
+    drop(input);
+    child.wait_with_output().expect("wait")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+#[test]
+fn valid_file_exits_zero() {
+    let out = microcloud(&["validate", "examples/multicast-3-nodes.yaml"], None);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(
+        text(&out.stdout),
+        "examples/multicast-3-nodes.yaml: valid\n"
+    );
+}
+
+#[test]
+fn invalid_file_exits_two_with_every_error() {
+    let out = microcloud(&["validate", "examples/invalid/unknown-keys.yaml"], None);
+    assert_eq!(out.status.code(), Some(2));
+    let stdout = text(&out.stdout);
+    assert!(
+        stdout.contains("error: unknown key `sesion_passphrase` at the top level"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("--> examples/invalid/unknown-keys.yaml:4:1 (sesion_passphrase)"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.ends_with("examples/invalid/unknown-keys.yaml: invalid, 6 errors\n"),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn unreadable_file_exits_one() {
+    let out = microcloud(&["validate", "does/not/exist.yaml"], None);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        text(&out.stderr),
+        "error: cannot read does/not/exist.yaml: No such file or directory (os error 2)\n"
+    );
+}
+
+#[test]
+fn reads_stdin_without_a_file_or_with_a_dash() {
+    let yaml = std::fs::read(root().join("examples/single-node.yaml")).unwrap();
+    for args in [&["validate"][..], &["validate", "-"][..]] {
+        let out = microcloud(args, Some(&yaml));
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out.stdout));
+        assert_eq!(text(&out.stdout), "<stdin>: valid\n");
+    }
+    let out = microcloud(&["validate"], Some(b"systems: 1\n"));
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stdout).contains("--> <stdin>:1:10 (systems)"),
+        "{}",
+        text(&out.stdout)
+    );
+}
+
+#[test]
+fn json_format_is_one_object() {
+    let out = microcloud(
+        &[
+            "validate",
+            "--format",
+            "json",
+            "examples/invalid/timeouts.yaml",
+        ],
+        None,
+    );
+    assert_eq!(out.status.code(), Some(2));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("one JSON object");
+    assert_eq!(v["valid"], false);
+    let first = &v["diagnostics"][0];
+    for key in ["severity", "message", "path", "line", "column"] {
+        assert!(first.get(key).is_some(), "missing {key} in {first}");
+    }
+    assert_eq!(first["path"], "lookup_timeout");
+    assert_eq!(first["line"], 4);
+
+    let out = microcloud(
+        &["validate", "--format", "json", "examples/single-node.yaml"],
+        None,
+    );
+    assert_eq!(out.status.code(), Some(0));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v, serde_json::json!({"valid": true, "diagnostics": []}));
+}
+
+#[test]
+fn passphrase_from_the_environment_satisfies_validation() {
+    let yaml = b"initiator: a\nlookup_subnet: 10.0.0.0/24\nsystems:\n  - name: a\n  - name: b\n";
+    assert_eq!(microcloud(&["validate"], Some(yaml)).status.code(), Some(2));
+    let mut child = Command::new(env!("CARGO_BIN_EXE_microcloud"))
+        .args(["validate"])
+        .env("MICROCLOUD_SESSION_PASSPHRASE", "from the environment")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(yaml).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stdout));
+}
+
+#[test]
+fn schema_command_prints_the_committed_schema() {
+    let out = microcloud(&["schema"], None);
+    assert_eq!(out.status.code(), Some(0));
+    let committed = std::fs::read_to_string(root().join("schemas/preseed.schema.json")).unwrap();
+    assert_eq!(text(&out.stdout), committed);
+}
+
+#[test]
+fn usage_errors_exit_two_like_clap() {
+    let out = microcloud(&["validate", "--format", "yaml"], None);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("invalid value 'yaml' for '--format <FORMAT>'"));
+}
