@@ -188,6 +188,10 @@ fn finish(
 
 /// The source with the passphrase value blanked out, for rendering.
 fn redact_source(source: &str, tree: Option<&node::Node>) -> String {
+    if source.len() > MAX_INPUT_BYTES {
+        // Nothing of an oversized document is shown; do not copy it.
+        return String::new();
+    }
     let secret = tree
         .and_then(|t| t.get(&KeyPath::root().key("session_passphrase")))
         .and_then(|n| match &n.kind {

@@ -37,13 +37,13 @@ fn options() -> Options {
     budget.max_aliases = 10_000;
     budget.max_anchors = 10_000;
     budget.max_documents = 1;
-    budget.max_recorded_anchor_events = 100_000;
+    budget.max_recorded_anchor_events = 20_000;
     budget.max_recorded_anchor_bytes = 4 * 1024 * 1024;
     budget.max_total_scalar_bytes = MAX_INPUT_BYTES;
     let mut options = Options::default();
     options.budget = Some(budget);
     options.duplicate_keys = DuplicateKeyPolicy::Error;
-    options.alias_limits.max_total_replayed_events = 100_000;
+    options.alias_limits.max_total_replayed_events = 50_000;
     options.alias_limits.max_replay_stack_depth = 16;
     options
 }
