@@ -3,7 +3,9 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use microcloud_tests::{assert_snapshot, examples_environment, workspace_root, yaml_files};
+use microcloud_tests::{
+    assert_snapshot, examples_environment, relative_name, workspace_root, yaml_files,
+};
 
 #[test]
 fn every_example_is_valid_and_warning_free() {
@@ -15,11 +17,7 @@ fn every_example_is_valid_and_warning_free() {
     for file in files {
         let text = std::fs::read_to_string(&file).unwrap();
         let report = config_loader::load(&text, &examples_environment());
-        let name = file
-            .strip_prefix(workspace_root())
-            .unwrap()
-            .display()
-            .to_string();
+        let name = relative_name(&file);
         assert!(report.is_valid(), "{}", report.render(&name));
         assert!(report.diagnostics().is_empty(), "{}", report.render(&name));
     }
@@ -79,11 +77,7 @@ fn invalid_examples_match_their_snapshots() {
     for file in files {
         let text = std::fs::read(&file).unwrap();
         let report = config_loader::load_bytes(&text, &examples_environment());
-        let name = file
-            .strip_prefix(workspace_root())
-            .unwrap()
-            .display()
-            .to_string();
+        let name = relative_name(&file);
         assert!(!report.is_valid(), "{name} should be invalid");
         let stem = file.file_stem().unwrap().to_string_lossy();
         let mut rendered = report.render(&name);

@@ -39,6 +39,14 @@ pub fn assert_snapshot(path: &str, actual: &str) {
     }
 }
 
+/// `path` relative to the workspace root, as shown in rendered diagnostics.
+pub fn relative_name(path: &Path) -> String {
+    path.strip_prefix(workspace_root())
+        .unwrap_or(path)
+        .display()
+        .to_string()
+}
+
 /// The YAML files directly inside `dir` (relative to the workspace root), sorted.
 pub fn yaml_files(dir: &str) -> Vec<PathBuf> {
     let mut files: Vec<PathBuf> = std::fs::read_dir(workspace_root().join(dir))
