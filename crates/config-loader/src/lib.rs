@@ -147,9 +147,7 @@ pub fn load(source: &str, env: &dyn Environment) -> Report {
     let tree = match yaml::parse(source) {
         Ok(tree) => tree,
         Err(e) => {
-            let mut d = Diagnostic::error(KeyPath::root(), e.message).with_help(
-                "fix the YAML syntax first; other problems are reported once the document parses",
-            );
+            let mut d = Diagnostic::error(KeyPath::root(), e.message).with_help(e.help);
             d.loc = e.loc;
             return finish(None, vec![d], source, None);
         }

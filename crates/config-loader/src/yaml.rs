@@ -26,8 +26,12 @@ pub const MAX_INPUT_BYTES: usize = 16 * 1024 * 1024;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct SyntaxError {
     pub message: String,
+    pub help: String,
     pub loc: Option<Loc>,
 }
+
+const SYNTAX_HELP: &str =
+    "fix the YAML syntax first; other problems are reported once the document parses";
 
 fn options() -> Options {
     let mut budget = Budget::default();
@@ -58,6 +62,8 @@ pub(crate) fn parse(source: &str) -> Result<Node, SyntaxError> {
                 source.len(),
                 MAX_INPUT_BYTES
             ),
+            help: "a preseed file is a few kilobytes; check that the right file was given"
+                .to_owned(),
             loc: None,
         });
     }
@@ -76,10 +82,21 @@ fn syntax_error(error: serde_saphyr::Error) -> SyntaxError {
     if let Some(cut) = message.find(" at line ") {
         message.truncate(cut);
     }
+    let mut help = SYNTAX_HELP.to_owned();
     if let Some(rest) = message.strip_prefix("budget breached: ") {
-        message = format!("the document is too large or too deeply aliased ({rest})");
+        message = format!("the document exceeds the parser's limits ({rest})");
+        help = "preseed files are small and need few anchors and aliases; write the values out"
+            .to_owned();
+    } else if let Some(rest) = message.strip_prefix("duplicate mapping key: ") {
+        let key = rest
+            .split(", set DuplicateKeyPolicy")
+            .next()
+            .unwrap_or(rest);
+        message = format!("duplicate key `{key}`");
+        help =
+            "a key may appear only once in a mapping; remove or merge the repeated one".to_owned();
     }
-    SyntaxError { message, loc }
+    SyntaxError { message, help, loc }
 }
 
 /// Deserialisation target that keeps every value with its location.

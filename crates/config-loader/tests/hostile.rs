@@ -34,7 +34,7 @@ fn alias_bomb_is_rejected() {
     assert!(!report.is_valid());
     let m = messages(&report);
     assert!(
-        m[0].starts_with("the document is too large or too deeply aliased"),
+        m[0].starts_with("the document exceeds the parser's limits"),
         "{m:?}"
     );
 }
@@ -82,11 +82,7 @@ fn duplicate_keys_are_errors() {
     let report = load("initiator: a\ninitiator: b\n", &FakeEnvironment::default());
     let d = report.diagnostics().iter().next().unwrap();
     assert_eq!((d.line(), d.column()), (Some(2), Some(1)));
-    assert!(
-        d.message.starts_with("duplicate mapping key: initiator"),
-        "{}",
-        d.message
-    );
+    assert!(d.message == "duplicate key `initiator`", "{}", d.message);
 }
 
 #[test]
