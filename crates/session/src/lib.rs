@@ -6,12 +6,17 @@
 //! confirmation binds both sides' TLS certificate fingerprints; afterwards
 //! they talk over mutual TLS with both certificates pinned.
 //!
+//! [`role`] decides, purely from the preseed and the machine's identity,
+//! whether this machine is the initiator or a joiner, in bootstrap or add
+//! mode, and which address it uses.
+//!
 //! [`protocol`] is the whole protocol as sans-I/O state machines (typed
 //! messages in and out, randomness injected); the network shell that carries
 //! the messages over HTTPS lives beside it and contains no protocol logic.
 
 mod crypto;
 pub mod protocol;
+pub mod role;
 
 pub use protocol::{
     Admitted, Challenge, CloseReason, Fingerprint, Hello, Initiator, InitiatorConfig, Intent,
