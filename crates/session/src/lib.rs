@@ -10,11 +10,14 @@
 //! whether this machine is the initiator or a joiner, in bootstrap or add
 //! mode, and which address it uses.
 //!
+//! [`discovery`] finds the initiator by multicast, in MicroCloud's format.
+//!
 //! [`protocol`] is the whole protocol as sans-I/O state machines (typed
 //! messages in and out, randomness injected); the network shell that carries
 //! the messages over HTTPS lives beside it and contains no protocol logic.
 
 mod crypto;
+pub mod discovery;
 pub mod protocol;
 pub mod role;
 
