@@ -1,5 +1,7 @@
 //! Shared helpers for the workspace-level tests.
 
+pub mod lab;
+
 use std::path::{Path, PathBuf};
 
 /// The workspace root.
