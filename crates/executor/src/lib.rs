@@ -1,0 +1,18 @@
+//! Applies a plan against the services.
+//!
+//! [`run`] is the scheduler, generic over what a step does: it runs a
+//! [`Dag`] with bounded concurrency and serialisation groups, retries
+//! transient failures with capped, jittered exponential backoff within a
+//! per-class deadline, stops new work after a permanent failure while
+//! in-flight steps finish, publishes typed [`Event`]s, and reports one
+//! result per step.
+
+pub mod dag;
+pub mod retry;
+pub mod run;
+
+pub use dag::{Dag, DagError, Node, StepId};
+pub use retry::{Deadlines, RetryPolicy};
+pub use run::{
+    Event, Failure, NotStarted, Options, Outcome, Report, Runner, StepError, StepResult, execute,
+};

@@ -1,0 +1,499 @@
+//! The scheduler: runs a [`Dag`] of steps through a [`Runner`].
+//!
+//! - A step starts when all its dependencies succeeded (changed something or
+//!   found their desired state already there), at most
+//!   [`Options::max_parallel`] at a time, never two of the same group.
+//!   Among ready steps, plan order decides.
+//! - A transient failure is retried after a capped, jittered exponential
+//!   backoff, as long as the step's class deadline allows; each attempt is
+//!   also cut off at that deadline.
+//! - A permanent failure (or a deadline reached) stops new work: steps
+//!   already running finish (their outcome is recorded), nothing else
+//!   starts. Cancellation does the same, and also ends retry waits.
+//! - The report has exactly one result per step: done (changed or already
+//!   done), failed (with the step's own typed error), or not started (and
+//!   why).
+
+use rand_core::{RngCore, SeedableRng};
+use std::collections::{BTreeMap, BTreeSet};
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::{mpsc, watch};
+use tokio::task::JoinSet;
+use tokio::time::Instant;
+
+use crate::dag::{Dag, StepId};
+use crate::retry::{Deadlines, RetryPolicy};
+
+/// What a successful step did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Outcome {
+    /// It changed the system to reach its desired state.
+    Changed,
+    /// The desired state already held; nothing was changed.
+    AlreadyDone,
+}
+
+/// Errors a runner returns say whether trying again may help.
+pub trait StepError: std::error::Error + Send + Sync + 'static {
+    /// Connection refused/reset, 5xx, timeouts, "not ready yet": retry.
+    fn is_transient(&self) -> bool;
+}
+
+/// Carries out one step. Implementations read the current state first and
+/// act only if the desired state does not hold ("ensure" semantics), so that
+/// a retry or a re-run is harmless.
+pub trait Runner: Send + Sync + 'static {
+    /// The runner's error.
+    type Error: StepError;
+    /// Runs `step`; `attempt` starts at 1.
+    fn run(
+        &self,
+        step: &StepId,
+        attempt: u32,
+    ) -> impl Future<Output = Result<Outcome, Self::Error>> + Send;
+}
+
+/// How the scheduler behaves.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Steps running at once (1 = strictly one after the other).
+    pub max_parallel: usize,
+    /// Retries of transient failures.
+    pub retry: RetryPolicy,
+    /// Total time per step class, retries included.
+    pub deadlines: Deadlines,
+    /// Seed of the jitter (deterministic runs in tests).
+    pub seed: u64,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            max_parallel: 8,
+            retry: RetryPolicy::default(),
+            deadlines: Deadlines::default(),
+            seed: 0,
+        }
+    }
+}
+
+/// Progress, as it happens.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Event {
+    /// An attempt of a step started.
+    Started {
+        /// The step.
+        step: StepId,
+        /// 1-based attempt.
+        attempt: u32,
+    },
+    /// An attempt failed transiently; the step will be tried again.
+    Retrying {
+        /// The step.
+        step: StepId,
+        /// The attempt that failed.
+        attempt: u32,
+        /// Wait before the next attempt.
+        delay: Duration,
+        /// The error, rendered.
+        error: String,
+    },
+    /// A step succeeded.
+    Finished {
+        /// The step.
+        step: StepId,
+        /// What it did.
+        outcome: Outcome,
+        /// Time from its first start.
+        elapsed: Duration,
+    },
+    /// A step failed for good.
+    Failed {
+        /// The step.
+        step: StepId,
+        /// The error, rendered.
+        error: String,
+    },
+    /// No new step will start.
+    Stopping {
+        /// Why.
+        reason: String,
+    },
+}
+
+/// How a step failed for good.
+#[derive(Debug)]
+pub enum Failure<E> {
+    /// A permanent error from the step.
+    Permanent(E),
+    /// The class deadline passed; the last error if there was one.
+    DeadlineExceeded {
+        /// The deadline.
+        deadline: Duration,
+        /// The last transient error, if an attempt failed (not cut off).
+        last: Option<E>,
+    },
+    /// Retrying was abandoned because the run was cancelled.
+    Cancelled {
+        /// The last transient error.
+        last: E,
+    },
+}
+
+impl<E: std::fmt::Display> std::fmt::Display for Failure<E> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Failure::Permanent(e) => write!(f, "{e}"),
+            Failure::DeadlineExceeded {
+                deadline,
+                last: Some(e),
+            } => {
+                write!(
+                    f,
+                    "gave up after {} s of retries; last error: {e}",
+                    deadline.as_secs()
+                )
+            }
+            Failure::DeadlineExceeded {
+                deadline,
+                last: None,
+            } => {
+                write!(f, "did not finish within {} s", deadline.as_secs())
+            }
+            Failure::Cancelled { last } => {
+                write!(f, "cancelled while retrying; last error: {last}")
+            }
+        }
+    }
+}
+
+/// Why a step did not start.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NotStarted {
+    /// A step it depends on failed or did not run.
+    DependencyNotDone,
+    /// The run stopped after another step failed.
+    Stopped,
+    /// The run was cancelled.
+    Cancelled,
+}
+
+/// The result of one step.
+#[derive(Debug)]
+pub enum StepResult<E> {
+    /// Succeeded.
+    Done {
+        /// What it did.
+        outcome: Outcome,
+        /// Attempts made.
+        attempts: u32,
+        /// Time from its first start.
+        elapsed: Duration,
+    },
+    /// Failed for good.
+    Failed {
+        /// How.
+        failure: Failure<E>,
+        /// Attempts made.
+        attempts: u32,
+        /// Time from its first start.
+        elapsed: Duration,
+    },
+    /// Never started.
+    NotStarted(NotStarted),
+}
+
+/// The outcome of a whole run.
+#[derive(Debug)]
+pub struct Report<E> {
+    /// One result per step.
+    pub results: BTreeMap<StepId, StepResult<E>>,
+    /// Steps in the order they finished (succeeded or failed).
+    pub finish_order: Vec<StepId>,
+    /// Wall time of the run.
+    pub elapsed: Duration,
+}
+
+impl<E> Report<E> {
+    /// Whether every step succeeded.
+    pub fn succeeded(&self) -> bool {
+        self.results
+            .values()
+            .all(|r| matches!(r, StepResult::Done { .. }))
+    }
+
+    /// The steps that failed.
+    pub fn failures(&self) -> impl Iterator<Item = (&StepId, &Failure<E>)> {
+        self.results.iter().filter_map(|(id, r)| match r {
+            StepResult::Failed { failure, .. } => Some((id, failure)),
+            _ => None,
+        })
+    }
+
+    /// Number of steps with `outcome`.
+    pub fn count(&self, outcome: Outcome) -> usize {
+        self.results
+            .values()
+            .filter(|r| matches!(r, StepResult::Done { outcome: o, .. } if *o == outcome))
+            .count()
+    }
+}
+
+type Finished<E> = (usize, Result<(Outcome, u32), (Failure<E>, u32)>, Duration);
+
+/// Runs `dag` through `runner`. `events` receives progress; `cancel`
+/// becoming `true` stops the run (running steps finish).
+pub async fn execute<R: Runner>(
+    dag: &Dag,
+    runner: Arc<R>,
+    options: &Options,
+    events: Option<mpsc::UnboundedSender<Event>>,
+    mut cancel: watch::Receiver<bool>,
+) -> Report<R::Error> {
+    let started = Instant::now();
+    let nodes = dag.nodes();
+    let dependents = dag.dependents();
+    let mut waiting = dag.dep_counts();
+    let mut ready: BTreeSet<usize> = (0..nodes.len()).filter(|i| waiting[*i] == 0).collect();
+    let mut busy_groups: BTreeSet<String> = BTreeSet::new();
+    let mut running: JoinSet<Finished<R::Error>> = JoinSet::new();
+    let mut results: BTreeMap<usize, StepResult<R::Error>> = BTreeMap::new();
+    let mut finish_order = Vec::new();
+    let mut stop: Option<NotStarted> = None;
+    let send = |e: Event| {
+        if let Some(tx) = &events {
+            let _ = tx.send(e);
+        }
+    };
+    let max_parallel = options.max_parallel.max(1);
+
+    loop {
+        if stop.is_none() && *cancel.borrow() {
+            stop = Some(NotStarted::Cancelled);
+            send(Event::Stopping {
+                reason: "cancelled".into(),
+            });
+        }
+        if stop.is_none() {
+            let startable: Vec<usize> = ready
+                .iter()
+                .copied()
+                .filter(|i| {
+                    nodes[*i]
+                        .group
+                        .as_ref()
+                        .is_none_or(|g| !busy_groups.contains(g))
+                })
+                .collect();
+            for i in startable {
+                if running.len() >= max_parallel {
+                    break;
+                }
+                if let Some(g) = &nodes[i].group {
+                    if busy_groups.contains(g) {
+                        continue;
+                    }
+                    busy_groups.insert(g.clone());
+                }
+                ready.remove(&i);
+                let node = &nodes[i];
+                // The first start is announced here, in scheduling order, so
+                // that no `Started` can follow a `Stopping` in the stream.
+                send(Event::Started {
+                    step: node.id.clone(),
+                    attempt: 1,
+                });
+                let deadline = options.deadlines.of(&node.class);
+                let seed = options.seed ^ fnv(&node.id.0);
+                running.spawn(attempt_loop(
+                    i,
+                    node.id.clone(),
+                    runner.clone(),
+                    options.retry.clone(),
+                    deadline,
+                    seed,
+                    events.clone(),
+                    cancel.clone(),
+                ));
+            }
+        }
+        if running.is_empty() {
+            break;
+        }
+        let joined = tokio::select! {
+            joined = running.join_next() => joined,
+            changed = cancel.changed(), if stop.is_none() => {
+                if changed.is_err() {
+                    // The sender is gone: nobody can cancel any more.
+                    cancel = watch::channel(false).1;
+                }
+                continue;
+            }
+        };
+        let Some(joined) = joined else { break };
+        let (i, result, elapsed) = match joined {
+            Ok(finished) => finished,
+            // A runner that panics is a bug; it is reported, not propagated.
+            Err(join_error) => {
+                tracing_panic(&join_error);
+                continue;
+            }
+        };
+        if let Some(g) = &nodes[i].group {
+            busy_groups.remove(g);
+        }
+        finish_order.push(nodes[i].id.clone());
+        match result {
+            Ok((outcome, attempts)) => {
+                send(Event::Finished {
+                    step: nodes[i].id.clone(),
+                    outcome,
+                    elapsed,
+                });
+                results.insert(
+                    i,
+                    StepResult::Done {
+                        outcome,
+                        attempts,
+                        elapsed,
+                    },
+                );
+                for &d in &dependents[i] {
+                    waiting[d] -= 1;
+                    if waiting[d] == 0 {
+                        ready.insert(d);
+                    }
+                }
+            }
+            Err((failure, attempts)) => {
+                send(Event::Failed {
+                    step: nodes[i].id.clone(),
+                    error: failure.to_string(),
+                });
+                let cancelled = matches!(failure, Failure::Cancelled { .. });
+                results.insert(
+                    i,
+                    StepResult::Failed {
+                        failure,
+                        attempts,
+                        elapsed,
+                    },
+                );
+                if stop.is_none() && !cancelled {
+                    stop = Some(NotStarted::Stopped);
+                    send(Event::Stopping {
+                        reason: format!("step {} failed", nodes[i].id),
+                    });
+                }
+            }
+        }
+    }
+
+    // Everything without a result did not start: because something it needs
+    // is not done, or because the run stopped first.
+    let mut by_id = BTreeMap::new();
+    for (i, node) in nodes.iter().enumerate() {
+        let result = match results.remove(&i) {
+            Some(r) => r,
+            None if waiting[i] > 0 => StepResult::NotStarted(NotStarted::DependencyNotDone),
+            None => StepResult::NotStarted(stop.unwrap_or(NotStarted::Stopped)),
+        };
+        by_id.insert(node.id.clone(), result);
+    }
+    Report {
+        results: by_id,
+        finish_order,
+        elapsed: started.elapsed(),
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn attempt_loop<R: Runner>(
+    index: usize,
+    step: StepId,
+    runner: Arc<R>,
+    retry: RetryPolicy,
+    deadline: Duration,
+    seed: u64,
+    events: Option<mpsc::UnboundedSender<Event>>,
+    mut cancel: watch::Receiver<bool>,
+) -> Finished<R::Error> {
+    let start = Instant::now();
+    let end = start + deadline;
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+    let mut attempt = 0u32;
+    let send = |e: Event| {
+        if let Some(tx) = &events {
+            let _ = tx.send(e);
+        }
+    };
+    loop {
+        attempt += 1;
+        if attempt > 1 {
+            send(Event::Started {
+                step: step.clone(),
+                attempt,
+            });
+        }
+        let result = tokio::time::timeout_at(end, runner.run(&step, attempt)).await;
+        let error = match result {
+            Ok(Ok(outcome)) => return (index, Ok((outcome, attempt)), start.elapsed()),
+            Ok(Err(e)) if !e.is_transient() => {
+                return (
+                    index,
+                    Err((Failure::Permanent(e), attempt)),
+                    start.elapsed(),
+                );
+            }
+            Ok(Err(e)) => e,
+            Err(_) => {
+                let failure = Failure::DeadlineExceeded {
+                    deadline,
+                    last: None,
+                };
+                return (index, Err((failure, attempt)), start.elapsed());
+            }
+        };
+        let unit = (rng.next_u64() >> 11) as f64 / (1u64 << 53) as f64;
+        let delay = retry.delay(attempt, unit);
+        if Instant::now() + delay >= end {
+            let failure = Failure::DeadlineExceeded {
+                deadline,
+                last: Some(error),
+            };
+            return (index, Err((failure, attempt)), start.elapsed());
+        }
+        send(Event::Retrying {
+            step: step.clone(),
+            attempt,
+            delay,
+            error: error.to_string(),
+        });
+        if *cancel.borrow() {
+            return (
+                index,
+                Err((Failure::Cancelled { last: error }, attempt)),
+                start.elapsed(),
+            );
+        }
+        tokio::select! {
+            () = tokio::time::sleep(delay) => {}
+            _ = cancel.wait_for(|c| *c) => {
+                return (index, Err((Failure::Cancelled { last: error }, attempt)), start.elapsed());
+            }
+        }
+    }
+}
+
+fn tracing_panic(error: &tokio::task::JoinError) {
+    eprintln!("internal error: a step task ended abnormally: {error}");
+}
+
+/// FNV-1a, to derive a per-step jitter seed from its id.
+fn fnv(text: &str) -> u64 {
+    text.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    })
+}
