@@ -6,8 +6,11 @@
 //! per-class deadline, stops new work after a permanent failure while
 //! in-flight steps finish, publishes typed [`Event`]s, and reports one
 //! result per step.
+//!
+//! [`journal`] records the plan and each step's outcome on disk, atomically.
 
 pub mod dag;
+pub mod journal;
 pub mod retry;
 pub mod run;
 
