@@ -174,3 +174,45 @@ fn adding_a_machine_joins_it_with_member_config() {
     ));
     assert!(repl.status.is_done());
 }
+
+#[test]
+fn critical_path_follows_the_cost_model() {
+    let preseed = example("unicast-3-nodes-ovn-ceph");
+    let plan = planner::plan(
+        &preseed,
+        &inventory_dir("tests/fixtures/inventory/unicast-3-nodes-ovn-ceph"),
+    )
+    .unwrap();
+    let ids = |path: Vec<planner::StepId>| path.into_iter().map(|s| s.0).collect::<Vec<_>>();
+    // By step count the longest chain runs through the OVN network.
+    assert_eq!(
+        ids(plan.critical_path()),
+        [
+            "microceph.bootstrap@micro01",
+            "microceph.token@micro02",
+            "microceph.join@micro02",
+            "lxd.join@micro02",
+            "lxd.network.UPLINK.pending@micro02",
+            "lxd.network.UPLINK",
+            "lxd.network.default",
+            "lxd.profile.default",
+        ]
+    );
+    // When adding an OSD is expensive, it goes through the OSDs instead.
+    let slow_osds = |s: &planner::Step| match s.action {
+        Action::AddCephDisk { .. } => 100,
+        _ => 1,
+    };
+    assert_eq!(
+        ids(plan.critical_path_with(slow_osds)),
+        [
+            "microceph.bootstrap@micro01",
+            "microceph.token@micro02",
+            "microceph.join@micro02",
+            "microceph.disk[/dev/disk/by-id/nvme-big-micro02]@micro02",
+            "microceph.replication",
+            "lxd.pool.remote",
+            "lxd.pool.remote-fs",
+        ]
+    );
+}
