@@ -71,3 +71,44 @@ pub fn examples_environment() -> config_loader::FakeEnvironment {
         files: vec![("passphrase.txt".to_owned(), passphrase)],
     }
 }
+
+/// The inventory in `dir` (relative to the workspace root): every `*.json`
+/// file, with `@VERSION@` replaced by the workspace version (so that
+/// re-run fixtures can state the `user.microcloud` value the planner sets).
+///
+/// # Panics
+/// When the directory or a file cannot be read or parsed (test helper).
+pub fn inventory_dir(dir: &str) -> planner::Inventory {
+    let full = workspace_root().join(dir);
+    let mut files: Vec<(String, String)> = std::fs::read_dir(&full)
+        .unwrap_or_else(|e| panic!("read {}: {e}", full.display()))
+        .filter_map(Result::ok)
+        .filter(|e| e.path().extension().is_some_and(|x| x == "json"))
+        .map(|e| {
+            let text = std::fs::read_to_string(e.path())
+                .unwrap_or_else(|err| panic!("read {}: {err}", e.path().display()));
+            (
+                e.file_name().to_string_lossy().into_owned(),
+                text.replace("@VERSION@", env!("CARGO_PKG_VERSION")),
+            )
+        })
+        .collect();
+    files.sort();
+    planner::Inventory::from_files(files).unwrap_or_else(|e| panic!("inventory {dir}: {e}"))
+}
+
+/// Loads `examples/<stem>.yaml` with [`examples_environment`].
+///
+/// # Panics
+/// When the example is missing or invalid (test helper).
+pub fn example(stem: &str) -> config_loader::Preseed {
+    let path = workspace_root()
+        .join("examples")
+        .join(format!("{stem}.yaml"));
+    let text =
+        std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
+    config_loader::load(&text, &examples_environment())
+        .preseed()
+        .cloned()
+        .unwrap_or_else(|| panic!("{stem} is invalid"))
+}

@@ -76,6 +76,7 @@ pub struct Report {
     preseed: Option<Preseed>,
     diagnostics: Diagnostics,
     display_source: String,
+    tree: Option<node::Node>,
 }
 
 impl Report {
@@ -102,6 +103,28 @@ impl Report {
     /// Machine rendering: `{"valid": bool, "diagnostics": [...]}`.
     pub fn to_json(&self) -> serde_json::Value {
         self.diagnostics.to_json()
+    }
+
+    /// This report's diagnostics plus `extra` ones found by a later stage
+    /// (the planner), each located in this document from its key path when
+    /// it has no position yet. Render them with [`Report::render_diagnostics`].
+    pub fn with_extra(&self, extra: impl IntoIterator<Item = Diagnostic>) -> Diagnostics {
+        let mut all: Vec<Diagnostic> = self.diagnostics.iter().cloned().collect();
+        for mut d in extra {
+            if d.loc.is_none()
+                && let Some(tree) = &self.tree
+            {
+                d.loc = Some(tree.locate(&d.path));
+            }
+            all.push(d);
+        }
+        Diagnostics::new(all)
+    }
+
+    /// Human rendering of `diagnostics` (e.g. from [`Report::with_extra`])
+    /// against this document, exactly as [`Report::render`] does.
+    pub fn render_diagnostics(&self, name: &str, diagnostics: &Diagnostics) -> String {
+        diagnostics.render(name, &self.display_source)
     }
 
     /// The preseed and its warnings, or the diagnostics when it is invalid.
@@ -136,6 +159,7 @@ pub fn load_bytes(bytes: &[u8], env: &dyn Environment) -> Report {
                 preseed: None,
                 diagnostics: Diagnostics::new(vec![d]),
                 display_source: String::new(),
+                tree: None,
             }
         }
     }
@@ -181,6 +205,7 @@ fn finish(
         preseed,
         diagnostics: Diagnostics::new(out),
         display_source: redact_source(source, tree),
+        tree: tree.cloned(),
     }
 }
 

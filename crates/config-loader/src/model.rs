@@ -43,6 +43,8 @@ pub struct Preseed {
     pub ceph: Ceph,
     /// Disk filters.
     pub filters: StorageFilters,
+    /// LXD settings (a microcloud extension).
+    pub lxd: Lxd,
 }
 
 impl Preseed {
@@ -215,6 +217,75 @@ pub struct Ceph {
     pub internal_network: Option<IpNet>,
     /// Public network (a network address).
     pub public_network: Option<IpNet>,
+}
+
+/// LXD settings: the `lxd:` section, a microcloud extension that
+/// Canonical MicroCloud does not have.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Lxd {
+    /// Storage driver of the `local` pool (default ZFS, as in MicroCloud).
+    pub local_pool_driver: LocalPoolDriver,
+}
+
+/// Storage driver of the per-member `local` pool.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum LocalPoolDriver {
+    /// ZFS on the member's local disk (MicroCloud's only choice).
+    #[default]
+    Zfs,
+    /// Btrfs on the member's local disk.
+    Btrfs,
+    /// A plain directory on the host file system; takes no disk.
+    Dir,
+    /// LVM (thin pool) on the member's local disk.
+    Lvm,
+}
+
+impl LocalPoolDriver {
+    /// Every driver, in documentation order.
+    pub const ALL: [LocalPoolDriver; 4] = [
+        LocalPoolDriver::Zfs,
+        LocalPoolDriver::Btrfs,
+        LocalPoolDriver::Dir,
+        LocalPoolDriver::Lvm,
+    ];
+
+    /// The LXD driver name (`zfs`, `btrfs`, `dir`, `lvm`), also the YAML value.
+    pub fn name(self) -> &'static str {
+        match self {
+            LocalPoolDriver::Zfs => "zfs",
+            LocalPoolDriver::Btrfs => "btrfs",
+            LocalPoolDriver::Dir => "dir",
+            LocalPoolDriver::Lvm => "lvm",
+        }
+    }
+
+    /// The driver called `name` (exact, lowercase), if any.
+    pub fn from_name(name: &str) -> Option<LocalPoolDriver> {
+        LocalPoolDriver::ALL.into_iter().find(|d| d.name() == name)
+    }
+
+    /// Whether the pool is built on a block device (every driver but `dir`).
+    pub fn uses_disk(self) -> bool {
+        self != LocalPoolDriver::Dir
+    }
+
+    /// Description of the `local` pool, e.g. `Local storage on ZFS` (exactly
+    /// MicroCloud's text for ZFS).
+    pub fn pool_description(self) -> &'static str {
+        match self {
+            LocalPoolDriver::Zfs => "Local storage on ZFS",
+            LocalPoolDriver::Btrfs => "Local storage on btrfs",
+            LocalPoolDriver::Dir => "Local storage on dir",
+            LocalPoolDriver::Lvm => "Local storage on LVM",
+        }
+    }
+}
+
+impl fmt::Display for LocalPoolDriver {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
 }
 
 /// Disk filters, in file order.

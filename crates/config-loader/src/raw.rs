@@ -50,6 +50,21 @@ pub struct RawPreseed {
     pub ceph: Option<RawCeph>,
     /// Disk filters that select disks on systems without direct disks.
     pub storage: Option<RawStorageFilters>,
+    /// LXD settings. Extension: a microcloud extension, not understood by
+    /// upstream MicroCloud (which always uses ZFS for the `local` pool).
+    pub lxd: Option<RawLxd>,
+}
+
+/// LXD settings. This whole section is a microcloud extension; Canonical
+/// MicroCloud does not know it.
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(rename = "Lxd")]
+pub struct RawLxd {
+    /// Storage driver of the `local` pool: `zfs` (default, as MicroCloud),
+    /// `btrfs`, `lvm` or `dir`. `dir` keeps data in a directory and takes no
+    /// disk. Extension: not understood by upstream MicroCloud.
+    pub local_pool_driver: Option<String>,
 }
 
 /// One machine of the cluster.

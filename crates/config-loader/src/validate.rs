@@ -18,11 +18,13 @@ use crate::diagnostic::Diagnostic;
 use crate::filter::DiskFilter;
 use crate::model::{
     Ceph, DEFAULT_LOOKUP_TIMEOUT, DEFAULT_SESSION_TIMEOUT, DirectDisk, DiskPath, FilterRule,
-    HostName, Initiator, InterfaceName, Ipv4Range, Ipv4Uplink, MAX_TIMEOUT, Ovn, Passphrase,
-    Preseed, StorageFilters, System,
+    HostName, Initiator, InterfaceName, Ipv4Range, Ipv4Uplink, LocalPoolDriver, Lxd, MAX_TIMEOUT,
+    Ovn, Passphrase, Preseed, StorageFilters, System,
 };
 use crate::node::{KeyPath, Loc, Node};
-use crate::raw::{RawCeph, RawDiskFilter, RawOvn, RawPreseed, RawStorageFilters, RawSystem};
+use crate::raw::{
+    RawCeph, RawDiskFilter, RawLxd, RawOvn, RawPreseed, RawStorageFilters, RawSystem,
+};
 
 /// Name of the environment variable that may carry the session passphrase.
 pub const PASSPHRASE_ENV: &str = "MICROCLOUD_SESSION_PASSPHRASE";
@@ -149,6 +151,7 @@ pub(crate) fn validate(
     let systems: Vec<System> = indexed.into_iter().map(|(_, s)| s).collect();
     let ovn = ovn(&mut c, raw.ovn.as_ref());
     let filters = filters(&mut c, raw.storage.as_ref());
+    let lxd = lxd(&mut c, raw.lxd.as_ref());
 
     // With an unusable initiator the checks below still run against a
     // stand-in (its errors are already recorded, so no preseed is returned).
@@ -183,6 +186,7 @@ pub(crate) fn validate(
         ovn,
         ceph: Ceph::default(),
         filters,
+        lxd,
     };
     preseed.passphrase = passphrase(&mut c, raw, env, &preseed);
     preseed.ceph = ceph(&mut c, raw.ceph.as_ref(), &preseed);
@@ -834,6 +838,30 @@ fn ceph(c: &mut Checker<'_>, raw: Option<&RawCeph>, preseed: &Preseed) -> Ceph {
     }
 }
 
+/// The `lxd:` section (a microcloud extension).
+fn lxd(c: &mut Checker<'_>, raw: Option<&RawLxd>) -> Lxd {
+    let Some(text) = raw.and_then(|r| r.local_pool_driver.as_deref()) else {
+        return Lxd::default();
+    };
+    let text = text.trim();
+    if let Some(local_pool_driver) = LocalPoolDriver::from_name(text) {
+        return Lxd { local_pool_driver };
+    }
+    let help = match LocalPoolDriver::from_name(&text.to_ascii_lowercase()) {
+        Some(hint) => format!("did you mean `{hint}`? Driver names are lowercase"),
+        None => {
+            let names: Vec<&str> = LocalPoolDriver::ALL.iter().map(|d| d.name()).collect();
+            format!("use one of: {}", names.join(", "))
+        }
+    };
+    c.error_help(
+        &KeyPath::root().key("lxd").key("local_pool_driver"),
+        format!("{text:?} is not a local pool driver"),
+        help,
+    );
+    Lxd::default()
+}
+
 fn filters(c: &mut Checker<'_>, raw: Option<&RawStorageFilters>) -> StorageFilters {
     let Some(raw) = raw else {
         return StorageFilters::default();
@@ -1102,6 +1130,27 @@ fn cross_checks(c: &mut Checker<'_>, raw: &RawPreseed, p: &Preseed, file_index: 
                     );
                 }
             }
+        }
+    }
+
+    // The `dir` driver keeps the `local` pool in a directory: no disk.
+    if !p.lxd.local_pool_driver.uses_disk() {
+        let help = "remove the local disks, or choose a driver that uses a disk (zfs, btrfs, lvm)";
+        for (i, s) in p.systems.iter().enumerate() {
+            if s.local_disk.is_some() {
+                c.error_help(
+                    &system_path(i).key("storage").key("local"),
+                    "the `dir` local pool driver takes no disk",
+                    help,
+                );
+            }
+        }
+        if !p.filters.local.is_empty() {
+            c.error_help(
+                &KeyPath::root().key("storage").key("local"),
+                "the `dir` local pool driver takes no disk, so local disk filters cannot be used",
+                help,
+            );
         }
     }
 

@@ -1060,3 +1060,106 @@ fn filter_precedence_differs_from_microcloud_is_a_warning() {
         "  ceph:\n    - find: (type == nvme || type == ssd) && size > 1TiB\n",
     ));
 }
+
+// --- lxd (microcloud extension) -------------------------------------------
+
+#[test]
+fn local_pool_driver() {
+    let base = "initiator: a\nlookup_subnet: 10.0.0.0/24\nsystems:\n  - name: a\n";
+    for driver in ["zfs", "btrfs", "dir", "lvm"] {
+        clean(&format!("{base}lxd:\n  local_pool_driver: {driver}\n"));
+    }
+    expect(
+        &format!("{base}lxd:\n  local_pool_driver: xfs\n"),
+        ERROR,
+        "lxd.local_pool_driver",
+        6,
+        "\"xfs\" is not a local pool driver",
+    );
+    expect(
+        &format!("{base}lxd:\n  local_pool_driver: ZFS\n"),
+        ERROR,
+        "lxd.local_pool_driver",
+        6,
+        "\"ZFS\" is not a local pool driver",
+    );
+    expect(
+        &format!("{base}lxd:\n  local_pool_drive: zfs\n"),
+        ERROR,
+        "lxd.local_pool_drive",
+        6,
+        "unknown key `local_pool_drive` in `lxd`",
+    );
+}
+
+#[test]
+fn local_pool_driver_help_and_default() {
+    let base = "initiator: a\nlookup_subnet: 10.0.0.0/24\nsystems:\n  - name: a\n";
+    let report = load(
+        &format!("{base}lxd:\n  local_pool_driver: ZFS\n"),
+        &FakeEnvironment::default(),
+    );
+    let d = report.diagnostics().iter().next().unwrap();
+    assert_eq!(
+        d.help.as_deref(),
+        Some("did you mean `zfs`? Driver names are lowercase")
+    );
+    let report = load(
+        &format!("{base}lxd:\n  local_pool_driver: xfs\n"),
+        &FakeEnvironment::default(),
+    );
+    let d = report.diagnostics().iter().next().unwrap();
+    assert_eq!(d.help.as_deref(), Some("use one of: zfs, btrfs, dir, lvm"));
+    let report = load(base, &FakeEnvironment::default());
+    assert_eq!(
+        report.preseed().unwrap().lxd.local_pool_driver,
+        config_loader::model::LocalPoolDriver::Zfs
+    );
+    let report = load(
+        &format!("{base}lxd:\n  local_pool_driver: btrfs\n"),
+        &FakeEnvironment::default(),
+    );
+    let driver = report.preseed().unwrap().lxd.local_pool_driver;
+    assert_eq!(
+        (driver.name(), driver.pool_description()),
+        ("btrfs", "Local storage on btrfs")
+    );
+}
+
+#[test]
+fn dir_driver_takes_no_disk() {
+    expect(
+        "
+initiator: a
+lookup_subnet: 10.0.0.0/24
+systems:
+  - name: a
+    storage:
+      local:
+        path: /dev/sdb
+lxd:
+  local_pool_driver: dir
+",
+        ERROR,
+        "systems[0].storage.local",
+        7,
+        "the `dir` local pool driver takes no disk",
+    );
+    expect(
+        "
+initiator: a
+lookup_subnet: 10.0.0.0/24
+systems:
+  - name: a
+storage:
+  local:
+    - find: type == nvme
+lxd:
+  local_pool_driver: dir
+",
+        ERROR,
+        "storage.local",
+        7,
+        "the `dir` local pool driver takes no disk, so local disk filters cannot be used",
+    );
+}

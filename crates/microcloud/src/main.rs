@@ -34,15 +34,35 @@ enum Command {
         #[arg(long, value_enum, default_value_t = Format::Human)]
         format: Format,
     },
+    /// Plan the cluster formation from a preseed and an inventory, without
+    /// changing anything.
+    ///
+    /// The inventory directory holds one JSON file per system
+    /// (`<name>.json`) and, for an existing cluster, `cluster.json`.
+    /// Exit status: 0 with a plan, 2 when the preseed is invalid or cannot be
+    /// planned (every problem is reported), 1 on other failures (for
+    /// example, an unreadable inventory).
+    Plan {
+        /// The preseed file; standard input when absent or "-".
+        file: Option<PathBuf>,
+        /// Directory with the inventory files.
+        #[arg(long, value_name = "DIR")]
+        inventory: PathBuf,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = Format::Human)]
+        format: Format,
+    },
     /// Print the JSON Schema of the preseed format.
     Schema,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
 enum Format {
-    /// Diagnostics with source lines and carets.
+    /// Text for people: diagnostics with source lines and carets, or the
+    /// plan grouped by phase and node.
     Human,
-    /// One JSON object: {"valid": bool, "diagnostics": [...]}.
+    /// JSON: {"valid": bool, "diagnostics": [...]} for problems, or the
+    /// versioned plan.
     Json,
 }
 
@@ -79,6 +99,11 @@ fn main() -> ExitCode {
 fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
         Command::Validate { file, format } => validate(file.as_deref(), format),
+        Command::Plan {
+            file,
+            inventory,
+            format,
+        } => plan(file.as_deref(), &inventory, format),
         Command::Schema => {
             let schema = serde_json::to_string_pretty(config_loader::shape::schema())?;
             writeln!(io::stdout(), "{schema}")?;
@@ -135,4 +160,70 @@ fn validate(file: Option<&Path>, format: Format) -> Result<ExitCode> {
     } else {
         ExitCode::from(EXIT_INVALID)
     })
+}
+
+/// Reads every `*.json` file of an inventory directory, sorted by name.
+fn read_inventory(dir: &Path) -> Result<planner::Inventory> {
+    let entries = std::fs::read_dir(dir)
+        .with_context(|| format!("cannot read the inventory directory {}", dir.display()))?;
+    let mut files = Vec::new();
+    for entry in entries {
+        let entry = entry
+            .with_context(|| format!("cannot read the inventory directory {}", dir.display()))?;
+        let path = entry.path();
+        if path.extension().is_none_or(|e| e != "json") {
+            continue;
+        }
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let text = std::fs::read_to_string(&path)
+            .with_context(|| format!("cannot read {}", path.display()))?;
+        files.push((name, text));
+    }
+    files.sort();
+    planner::Inventory::from_files(files)
+        .with_context(|| format!("invalid inventory in {}", dir.display()))
+}
+
+fn plan(file: Option<&Path>, inventory: &Path, format: Format) -> Result<ExitCode> {
+    let (name, bytes, base) = read_input(file)?;
+    let env = HostEnvironment { base };
+    let report = config_loader::load_bytes(&bytes, &env);
+    let inventory = read_inventory(inventory)?;
+    let mut stdout = io::stdout().lock();
+    let Some(preseed) = report.preseed() else {
+        match format {
+            Format::Human => stdout.write_all(report.render(&name).as_bytes())?,
+            Format::Json => writeln!(
+                stdout,
+                "{}",
+                serde_json::to_string_pretty(&report.to_json())?
+            )?,
+        }
+        return Ok(ExitCode::from(EXIT_INVALID));
+    };
+    match planner::plan(preseed, &inventory) {
+        Ok(plan) => {
+            // Loader warnings still deserve a look, on stderr.
+            if !report.diagnostics().is_empty() && format == Format::Human {
+                eprint!("{}", report.render(&name));
+            }
+            match format {
+                Format::Human => stdout.write_all(plan.render_text().as_bytes())?,
+                Format::Json => stdout.write_all(plan.to_json().as_bytes())?,
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(errors) => {
+            let all = report.with_extra(errors.iter().map(planner::PlanError::to_diagnostic));
+            match format {
+                Format::Human => {
+                    stdout.write_all(report.render_diagnostics(&name, &all).as_bytes())?;
+                }
+                Format::Json => {
+                    writeln!(stdout, "{}", serde_json::to_string_pretty(&all.to_json())?)?
+                }
+            }
+            Ok(ExitCode::from(EXIT_INVALID))
+        }
+    }
 }

@@ -148,3 +148,110 @@ fn usage_errors_exit_two_like_clap() {
     assert_eq!(out.status.code(), Some(2));
     assert!(text(&out.stderr).contains("invalid value 'yaml' for '--format <FORMAT>'"));
 }
+
+// --- plan -------------------------------------------------------------------
+
+#[test]
+fn plan_prints_the_plan_and_exits_zero() {
+    let out = microcloud(
+        &[
+            "plan",
+            "examples/single-node.yaml",
+            "--inventory",
+            "tests/fixtures/inventory/single-node",
+        ],
+        None,
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert!(
+        stdout.starts_with("Plan: form a new cluster (initiator micro01)\n"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("lxd.pool.local.pending@micro01"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("\nCritical path (6 steps):\n"), "{stdout}");
+}
+
+#[test]
+fn plan_json_is_versioned() {
+    let out = microcloud(
+        &[
+            "plan",
+            "examples/add-one-node.yaml",
+            "--inventory",
+            "tests/fixtures/inventory/add-one-node",
+            "--format",
+            "json",
+        ],
+        None,
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json["format_version"], 1);
+    assert_eq!(json["mode"], "add");
+    assert_eq!(json["steps"][0]["id"], "microceph.token@micro04");
+}
+
+#[test]
+fn plan_reports_every_planning_error_with_its_line_and_exits_two() {
+    let out = microcloud(
+        &[
+            "plan",
+            "examples/multicast-3-nodes.yaml",
+            "--inventory",
+            "tests/fixtures/inventory/single-node",
+        ],
+        None,
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert!(
+        stdout.contains(
+            "error: system `micro02` is not in the inventory\n  --> examples/multicast-3-nodes.yaml:19:5 (systems[1])\n"
+        ),
+        "{stdout}"
+    );
+    assert!(
+        stdout.ends_with("examples/multicast-3-nodes.yaml: invalid, 5 errors\n"),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn plan_of_an_invalid_preseed_exits_two() {
+    let out = microcloud(
+        &[
+            "plan",
+            "examples/invalid/ovn-range.yaml",
+            "--inventory",
+            "tests/fixtures/inventory/single-node",
+            "--format",
+            "json",
+        ],
+        None,
+    );
+    assert_eq!(out.status.code(), Some(2));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json["valid"], false);
+}
+
+#[test]
+fn plan_without_a_readable_inventory_exits_one() {
+    let out = microcloud(
+        &[
+            "plan",
+            "examples/single-node.yaml",
+            "--inventory",
+            "does/not/exist",
+        ],
+        None,
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        text(&out.stderr),
+        "error: cannot read the inventory directory does/not/exist: No such file or directory (os error 2)\n"
+    );
+}
