@@ -146,20 +146,33 @@ fn validate(file: Option<&Path>, format: Format) -> Result<ExitCode> {
     let (name, bytes, base) = read_input(file)?;
     let env = HostEnvironment { base };
     let report = config_loader::load_bytes(&bytes, &env);
-    let mut stdout = io::stdout().lock();
-    match format {
-        Format::Human => stdout.write_all(report.render(&name).as_bytes())?,
-        Format::Json => writeln!(
-            stdout,
-            "{}",
-            serde_json::to_string_pretty(&report.to_json())?
-        )?,
-    }
+    print_diagnostics(&report, report.diagnostics(), &name, format)?;
     Ok(if report.is_valid() {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(EXIT_INVALID)
     })
+}
+
+/// Prints `diagnostics` (located against `report`'s source) on stdout.
+fn print_diagnostics(
+    report: &config_loader::Report,
+    diagnostics: &config_loader::Diagnostics,
+    name: &str,
+    format: Format,
+) -> Result<()> {
+    let mut stdout = io::stdout().lock();
+    match format {
+        Format::Human => {
+            stdout.write_all(report.render_diagnostics(name, diagnostics).as_bytes())?
+        }
+        Format::Json => writeln!(
+            stdout,
+            "{}",
+            serde_json::to_string_pretty(&diagnostics.to_json())?
+        )?,
+    }
+    Ok(())
 }
 
 /// Reads every `*.json` file of an inventory directory, sorted by name.
@@ -189,18 +202,11 @@ fn plan(file: Option<&Path>, inventory: &Path, format: Format) -> Result<ExitCod
     let env = HostEnvironment { base };
     let report = config_loader::load_bytes(&bytes, &env);
     let inventory = read_inventory(inventory)?;
-    let mut stdout = io::stdout().lock();
     let Some(preseed) = report.preseed() else {
-        match format {
-            Format::Human => stdout.write_all(report.render(&name).as_bytes())?,
-            Format::Json => writeln!(
-                stdout,
-                "{}",
-                serde_json::to_string_pretty(&report.to_json())?
-            )?,
-        }
+        print_diagnostics(&report, report.diagnostics(), &name, format)?;
         return Ok(ExitCode::from(EXIT_INVALID));
     };
+    let mut stdout = io::stdout().lock();
     match planner::plan(preseed, &inventory) {
         Ok(plan) => {
             // Loader warnings still deserve a look, on stderr.
@@ -215,14 +221,8 @@ fn plan(file: Option<&Path>, inventory: &Path, format: Format) -> Result<ExitCod
         }
         Err(errors) => {
             let all = report.with_extra(errors.iter().map(planner::PlanError::to_diagnostic));
-            match format {
-                Format::Human => {
-                    stdout.write_all(report.render_diagnostics(&name, &all).as_bytes())?;
-                }
-                Format::Json => {
-                    writeln!(stdout, "{}", serde_json::to_string_pretty(&all.to_json())?)?
-                }
-            }
+            drop(stdout);
+            print_diagnostics(&report, &all, &name, format)?;
             Ok(ExitCode::from(EXIT_INVALID))
         }
     }
