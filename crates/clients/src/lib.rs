@@ -7,7 +7,7 @@
 //!    with a client certificate and a pinned server fingerprint, or over
 //!    that TLS to a remote agent under a path prefix (proxy mode). Every
 //!    request has a timeout.
-//! 2. [`rest`]: the shared JSON [envelope](envelope) (`sync` / `async` /
+//! 2. [`rest`]: the shared JSON [envelope] (`sync` / `async` /
 //!    `error`), background operations and their polling, ETags.
 //! 3. Service modules with the wire types (field names exactly as the
 //!    services spell them) and one consumer-owned trait each, implemented by

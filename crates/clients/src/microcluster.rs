@@ -238,6 +238,7 @@ impl JoinToken {
 
     /// Encodes as microcluster does.
     pub fn encode(&self) -> String {
+        // Serializing strings and a string list to JSON cannot fail.
         let json = serde_json::to_vec(self).unwrap_or_default();
         base64::engine::general_purpose::STANDARD.encode(json)
     }

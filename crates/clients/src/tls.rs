@@ -9,7 +9,7 @@
 //!
 //! 1. the end-entity certificate's fingerprint equals the pinned one
 //!    (otherwise the handshake fails and the transport reports
-//!    [`Error::FingerprintMismatch`](crate::Error::FingerprintMismatch) with
+//!    [`Error::FingerprintMismatch`] with
 //!    both fingerprints);
 //! 2. the handshake signature was made with that certificate's key (so a
 //!    server that merely replays the certificate cannot complete it).
@@ -34,7 +34,7 @@ pub fn crypto_provider() -> Arc<CryptoProvider> {
 
 /// The error a [`PinnedServerCertVerifier`] raises inside rustls when the
 /// server's certificate is not the pinned one; the transport turns it into
-/// [`Error::FingerprintMismatch`](crate::Error::FingerprintMismatch).
+/// [`Error::FingerprintMismatch`].
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("server certificate fingerprint {actual} does not match the pinned {expected}")]
 pub struct PinMismatch {
