@@ -39,6 +39,11 @@ impl Fingerprint {
         Ok(Self::of_der(der.as_ref()))
     }
 
+    /// A fingerprint from its raw digest.
+    pub const fn from_bytes(bytes: [u8; 32]) -> Self {
+        Fingerprint(bytes)
+    }
+
     /// The raw digest.
     pub fn as_bytes(&self) -> &[u8; 32] {
         &self.0

@@ -45,8 +45,8 @@ impl Transcript<'_> {
             self.joiner_name.as_bytes(),
             self.joiner_pake,
             self.initiator_pake,
-            &self.joiner_cert.0,
-            &self.initiator_cert.0,
+            self.joiner_cert.as_bytes(),
+            self.initiator_cert.as_bytes(),
         ] {
             h.update((field.len() as u64).to_be_bytes());
             h.update(field);

@@ -58,21 +58,7 @@ pub const PROTOCOL_VERSION: u32 = 1;
 const SPAKE_ID_INITIATOR: &[u8] = b"microcloud initiator";
 const SPAKE_ID_JOINER: &[u8] = b"microcloud joiner";
 
-/// SHA-256 fingerprint of a DER certificate.
-#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct Fingerprint(pub [u8; 32]);
-
-impl fmt::Display for Fingerprint {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&hex::encode(self.0))
-    }
-}
-
-impl fmt::Debug for Fingerprint {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Fingerprint({})", &hex::encode(self.0)[..12])
-    }
-}
+pub use clients::cert::Fingerprint;
 
 /// A random 128-bit identifier (sessions and attempts).
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug, Serialize, Deserialize)]

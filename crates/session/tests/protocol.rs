@@ -11,11 +11,11 @@ use session::protocol::{CloseReason, PROTOCOL_VERSION};
 use session::*;
 use std::collections::{BTreeMap, BTreeSet};
 
-const INITIATOR_CERT: Fingerprint = Fingerprint([0xaa; 32]);
-const MITM_CERT: Fingerprint = Fingerprint([0xee; 32]);
+const INITIATOR_CERT: Fingerprint = Fingerprint::from_bytes([0xaa; 32]);
+const MITM_CERT: Fingerprint = Fingerprint::from_bytes([0xee; 32]);
 
 fn cert(n: u8) -> Fingerprint {
-    Fingerprint([n; 32])
+    Fingerprint::from_bytes([n; 32])
 }
 
 fn rng(seed: u64) -> ChaCha20Rng {
@@ -46,7 +46,7 @@ fn joiner(name: &str, fp: Fingerprint, passphrase: &str) -> JoinerConfig {
         certificate: fp,
         passphrase: Passphrase::new(passphrase),
         intent: Intent {
-            address: format!("10.0.0.{}", fp.0[0]),
+            address: format!("10.0.0.{}", fp.as_bytes()[0]),
             services: services(),
         },
     }
