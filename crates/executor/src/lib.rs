@@ -7,8 +7,12 @@
 //! in-flight steps finish, publishes typed [`Event`]s, and reports one
 //! result per step.
 //!
+//! [`apply`] runs a planner `Plan` through that scheduler: every action as
+//! client calls with ensure semantics.
+//!
 //! [`journal`] records the plan and each step's outcome on disk, atomically.
 
+pub mod apply;
 pub mod dag;
 pub mod journal;
 pub mod retry;

@@ -1,0 +1,878 @@
+//! Applying a [`Plan`]: every planner [`Action`] as client calls with
+//! "ensure" semantics.
+//!
+//! Each step first reads the current state and acts only if its desired
+//! state does not hold yet; then it reports [`Outcome::AlreadyDone`] or
+//! [`Outcome::Changed`]. So a retried step, a re-run of a whole plan, or a
+//! run after a crash never repeats work that is done. The runner decides
+//! nothing: every name, key and value comes from the plan.
+//!
+//! Join tokens are the only values passed between steps: an `IssueToken`
+//! step stores the token under its step id, and the join step that names it
+//! (`token_from`) takes it. A token is issued afresh (after deleting or
+//! cancelling an unused one for the same joiner) whenever its step runs, so
+//! that a re-run after a crash between issuing and joining works.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use clients::cert::{Fingerprint, Identity};
+use clients::error::RequestContext;
+use clients::lxd::{
+    ClusterJoin, ClusterMemberConfigKey, LxdApi, NetworksPost, ProfilePut, ServerPut,
+    StoragePoolsPost, StorageVolumesPost, TokenField as ClientTokenField,
+};
+use clients::microceph::{DisksPost, MicroCephApi, PoolPut};
+use clients::microcluster::MicroclusterApi;
+use clients::microovn::MicroOvnApi;
+use clients::transport::Transport;
+use planner::plan::{Action, Plan, Service, Step, TokenField};
+
+use crate::dag::{Dag, DagError, Node, StepId};
+use crate::run::{Outcome, Runner, StepError};
+
+/// The clients of one machine.
+pub struct NodeClients<L, C, O> {
+    /// Its LXD.
+    pub lxd: L,
+    /// Its MicroCeph, if installed.
+    pub microceph: Option<C>,
+    /// Its MicroOVN, if installed.
+    pub microovn: Option<O>,
+}
+
+/// Why a step failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ApplyError {
+    /// A service call failed.
+    #[error("step {step} on {node}: {what}")]
+    Service {
+        /// The step.
+        step: String,
+        /// The machine.
+        node: String,
+        /// What the step was doing.
+        what: String,
+        /// The client's error (service, node, method, path and the service's own message).
+        #[source]
+        source: Box<clients::Error>,
+    },
+    /// The plan names a machine or service this run has no client for.
+    #[error(
+        "step {step}: no {service} client for {node}; the plan and the machines given to the executor disagree"
+    )]
+    NoClient {
+        /// The step.
+        step: String,
+        /// The machine.
+        node: String,
+        /// The service.
+        service: String,
+    },
+    /// A join step found no token from its token step.
+    #[error(
+        "step {step}: no join token from step {token_from} in this run; run the whole plan again"
+    )]
+    MissingToken {
+        /// The join step.
+        step: String,
+        /// The token step.
+        token_from: String,
+    },
+    /// The live state contradicts the plan in a way the step cannot fix.
+    #[error("step {step} on {node}: {what}")]
+    Conflict {
+        /// The step.
+        step: String,
+        /// The machine.
+        node: String,
+        /// What is wrong and what to do.
+        what: String,
+    },
+}
+
+impl StepError for ApplyError {
+    fn is_transient(&self) -> bool {
+        match self {
+            ApplyError::Service { source, .. } => source.is_transient(),
+            _ => false,
+        }
+    }
+}
+
+/// A join token as passed from its step to the join.
+#[derive(Clone)]
+enum Token {
+    /// microcluster: the encoded token string.
+    Microcluster(String),
+    /// LXD: the encoded token, and what the joiner needs to fetch the cluster certificate.
+    Lxd {
+        encoded: String,
+        fingerprint: String,
+    },
+}
+
+/// Runs the steps of one plan.
+pub struct PlanRunner<L, C, O> {
+    plan: Plan,
+    index: BTreeMap<String, usize>,
+    nodes: BTreeMap<String, NodeClients<L, C, O>>,
+    tokens: Mutex<BTreeMap<String, Token>>,
+    /// Client identity for fetching LXD's cluster certificate (any
+    /// certificate will do: LXD completes the handshake for anyone).
+    identity: Identity,
+    /// Timeout for fetching the cluster certificate.
+    fetch_timeout: Duration,
+}
+
+impl<L, C, O> PlanRunner<L, C, O> {
+    /// A runner for `plan` with the clients of every machine in it.
+    pub fn new(
+        plan: Plan,
+        nodes: BTreeMap<String, NodeClients<L, C, O>>,
+        identity: Identity,
+    ) -> Self {
+        let index = plan
+            .steps
+            .iter()
+            .enumerate()
+            .map(|(i, s)| (s.id.0.clone(), i))
+            .collect();
+        PlanRunner {
+            plan,
+            index,
+            nodes,
+            tokens: Mutex::new(BTreeMap::new()),
+            identity,
+            fetch_timeout: Duration::from_secs(30),
+        }
+    }
+
+    /// The plan.
+    pub fn plan(&self) -> &Plan {
+        &self.plan
+    }
+}
+
+/// The scheduler's view of a plan: every step, with its dependencies,
+/// serialisation group and deadline class (its action kind).
+pub fn dag_of(plan: &Plan) -> Result<Dag, DagError> {
+    Dag::new(
+        plan.steps
+            .iter()
+            .map(|s| Node {
+                id: StepId(s.id.0.clone()),
+                deps: s.depends_on.iter().map(|d| StepId(d.0.clone())).collect(),
+                group: s.serial_group.clone(),
+                class: s.action.kind_name().to_owned(),
+            })
+            .collect(),
+    )
+}
+
+fn service_error(
+    step: &Step,
+    what: impl Into<String>,
+) -> impl FnOnce(clients::Error) -> ApplyError {
+    let (step_id, node, what) = (step.id.0.clone(), step.node.clone(), what.into());
+    move |source| ApplyError::Service {
+        step: step_id,
+        node,
+        what,
+        source: Box::new(source),
+    }
+}
+
+fn conflict(step: &Step, what: impl Into<String>) -> ApplyError {
+    ApplyError::Conflict {
+        step: step.id.0.clone(),
+        node: step.node.clone(),
+        what: what.into(),
+    }
+}
+
+impl<L, C, O> PlanRunner<L, C, O>
+where
+    L: LxdApi + 'static,
+    C: MicroCephApi + 'static,
+    O: MicroOvnApi + 'static,
+{
+    fn node(&self, step: &Step) -> Result<&NodeClients<L, C, O>, ApplyError> {
+        self.nodes
+            .get(&step.node)
+            .ok_or_else(|| ApplyError::NoClient {
+                step: step.id.0.clone(),
+                node: step.node.clone(),
+                service: step.service.name().to_owned(),
+            })
+    }
+
+    fn missing(&self, step: &Step) -> ApplyError {
+        ApplyError::NoClient {
+            step: step.id.0.clone(),
+            node: step.node.clone(),
+            service: step.service.name().to_owned(),
+        }
+    }
+
+    fn take_token(&self, step: &Step, from: &str) -> Result<Token, ApplyError> {
+        let tokens = self
+            .tokens
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        tokens
+            .get(from)
+            .cloned()
+            .ok_or_else(|| ApplyError::MissingToken {
+                step: step.id.0.clone(),
+                token_from: from.to_owned(),
+            })
+    }
+
+    fn put_token(&self, step: &Step, token: Token) {
+        let mut tokens = self
+            .tokens
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        tokens.insert(step.id.0.clone(), token);
+    }
+
+    async fn run_step(&self, step: &Step) -> Result<Outcome, ApplyError> {
+        let node = self.node(step)?;
+        let target = step.target.as_deref();
+        match &step.action {
+            Action::BootstrapMicrocluster {
+                name,
+                address,
+                config,
+            } => match step.service {
+                Service::MicroCeph => {
+                    let c = node.microceph.as_ref().ok_or_else(|| self.missing(step))?;
+                    bootstrap_microcluster(c, step, name, *address, config).await
+                }
+                Service::MicroOvn => {
+                    let o = node.microovn.as_ref().ok_or_else(|| self.missing(step))?;
+                    bootstrap_microcluster(o, step, name, *address, config).await
+                }
+                Service::Lxd => Err(conflict(step, "a microcluster bootstrap cannot target LXD")),
+            },
+            Action::BootstrapLxd { server_name } => {
+                let cluster = node
+                    .lxd
+                    .cluster()
+                    .await
+                    .map_err(service_error(step, "reading the cluster"))?;
+                if cluster.value.enabled {
+                    return Ok(Outcome::AlreadyDone);
+                }
+                node.lxd
+                    .enable_clustering(server_name)
+                    .await
+                    .map_err(service_error(step, "enabling clustering"))?;
+                Ok(Outcome::Changed)
+            }
+            Action::SetServerConfig { config } => {
+                let server = node
+                    .lxd
+                    .server(target)
+                    .await
+                    .map_err(service_error(step, "reading the server config"))?;
+                let missing: BTreeMap<String, String> = config
+                    .iter()
+                    .filter(|(k, v)| {
+                        server.value.config.get(*k).and_then(|x| x.as_str()) != Some(v.as_str())
+                    })
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect();
+                if missing.is_empty() {
+                    return Ok(Outcome::AlreadyDone);
+                }
+                node.lxd
+                    .patch_server(&ServerPut { config: missing }, target, None)
+                    .await
+                    .map_err(service_error(step, "setting the server config"))?;
+                Ok(Outcome::Changed)
+            }
+            Action::IssueToken {
+                joiner,
+                expire_after_secs,
+            } => {
+                let expire = Duration::from_secs(expire_after_secs.unwrap_or(3 * 3600));
+                match step.service {
+                    Service::Lxd => self.issue_lxd_token(step, &node.lxd, joiner).await,
+                    Service::MicroCeph => {
+                        let c = node.microceph.as_ref().ok_or_else(|| self.missing(step))?;
+                        self.issue_microcluster_token(step, c, joiner, expire).await
+                    }
+                    Service::MicroOvn => {
+                        let o = node.microovn.as_ref().ok_or_else(|| self.missing(step))?;
+                        self.issue_microcluster_token(step, o, joiner, expire).await
+                    }
+                }
+            }
+            Action::JoinMicrocluster {
+                name,
+                address,
+                token_from,
+                config,
+            } => {
+                match step.service {
+                    Service::MicroCeph => {
+                        let c = node.microceph.as_ref().ok_or_else(|| self.missing(step))?;
+                        let info = c
+                            .server_info()
+                            .await
+                            .map_err(service_error(step, "reading the daemon status"))?;
+                        if info.ready {
+                            return Ok(Outcome::AlreadyDone);
+                        }
+                        let Token::Microcluster(token) = self.take_token(step, &token_from.0)?
+                        else {
+                            return Err(conflict(
+                                step,
+                                "the token step issued an LXD token for a microcluster join",
+                            ));
+                        };
+                        c.join(name, *address, &token, config)
+                            .await
+                            .map_err(service_error(step, "joining MicroCeph"))?;
+                    }
+                    Service::MicroOvn => {
+                        let o = node.microovn.as_ref().ok_or_else(|| self.missing(step))?;
+                        let info = o
+                            .server_info()
+                            .await
+                            .map_err(service_error(step, "reading the daemon status"))?;
+                        if info.ready {
+                            return Ok(Outcome::AlreadyDone);
+                        }
+                        let Token::Microcluster(token) = self.take_token(step, &token_from.0)?
+                        else {
+                            return Err(conflict(
+                                step,
+                                "the token step issued an LXD token for a microcluster join",
+                            ));
+                        };
+                        o.join(name, *address, &token, config)
+                            .await
+                            .map_err(service_error(step, "joining MicroOVN"))?;
+                    }
+                    Service::Lxd => {
+                        return Err(conflict(step, "a microcluster join cannot target LXD"));
+                    }
+                }
+                Ok(Outcome::Changed)
+            }
+            Action::JoinLxd {
+                server_name,
+                server_address,
+                cluster_address,
+                token_from,
+                token_field,
+                member_config,
+            } => {
+                let cluster = node
+                    .lxd
+                    .cluster()
+                    .await
+                    .map_err(service_error(step, "reading the cluster"))?;
+                if cluster.value.enabled {
+                    return Ok(Outcome::AlreadyDone);
+                }
+                let Token::Lxd {
+                    encoded,
+                    fingerprint,
+                } = self.take_token(step, &token_from.0)?
+                else {
+                    return Err(conflict(
+                        step,
+                        "the token step issued a microcluster token for an LXD join",
+                    ));
+                };
+                let certificate = self
+                    .cluster_certificate(step, *cluster_address, &fingerprint)
+                    .await?;
+                let join = ClusterJoin {
+                    server_name: server_name.clone(),
+                    cluster_address: cluster_address.to_string(),
+                    cluster_certificate: certificate,
+                    server_address: server_address.to_string(),
+                    token: encoded,
+                    member_config: member_config
+                        .iter()
+                        .map(|k| ClusterMemberConfigKey {
+                            entity: k.entity.clone(),
+                            name: k.name.clone(),
+                            key: k.key.clone(),
+                            value: k.value.clone(),
+                            description: String::new(),
+                        })
+                        .collect(),
+                };
+                let field = match token_field {
+                    TokenField::ClusterToken => ClientTokenField::Explicit,
+                    TokenField::ClusterPassword => ClientTokenField::Password,
+                };
+                node.lxd
+                    .join_cluster(&join, field)
+                    .await
+                    .map_err(service_error(step, "joining the LXD cluster"))?;
+                Ok(Outcome::Changed)
+            }
+            Action::AddCephDisk {
+                path,
+                wipe,
+                encrypt,
+            } => {
+                let c = node.microceph.as_ref().ok_or_else(|| self.missing(step))?;
+                let disks = c
+                    .disks()
+                    .await
+                    .map_err(service_error(step, "listing OSDs"))?;
+                let member = step.member();
+                if disks
+                    .iter()
+                    .any(|d| d.path == *path && (d.location.is_empty() || d.location == member))
+                {
+                    return Ok(Outcome::AlreadyDone);
+                }
+                let body = DisksPost {
+                    path: vec![path.clone()],
+                    wipe: *wipe,
+                    encrypt: *encrypt,
+                    ..DisksPost::default()
+                };
+                c.add_disks(&body, target)
+                    .await
+                    .map_err(service_error(step, format!("adding disk {path}")))?;
+                Ok(Outcome::Changed)
+            }
+            Action::SetReplication { size, pools } => {
+                let c = node.microceph.as_ref().ok_or_else(|| self.missing(step))?;
+                let existing = c
+                    .pools(None)
+                    .await
+                    .map_err(service_error(step, "listing Ceph pools"))?;
+                let wanted = i64::from(*size);
+                let smaller: Vec<String> = existing
+                    .iter()
+                    .filter(|p| pools.contains(&p.pool) && p.size < wanted)
+                    .map(|p| p.pool.clone())
+                    .collect();
+                let default = c
+                    .configs(Some("osd_pool_default_size"))
+                    .await
+                    .map_err(service_error(step, "reading the default replication"))?;
+                let default_ok = default
+                    .iter()
+                    .any(|e| e.key == "osd_pool_default_size" && e.value == wanted.to_string());
+                if smaller.is_empty() && default_ok {
+                    return Ok(Outcome::AlreadyDone);
+                }
+                // An empty pool name sets the default for new pools.
+                let mut names = vec![String::new()];
+                names.extend(smaller);
+                c.set_pool_replication(
+                    &PoolPut {
+                        pools: names,
+                        size: wanted,
+                    },
+                    None,
+                )
+                .await
+                .map_err(service_error(
+                    step,
+                    format!("setting replication to {size}"),
+                ))?;
+                Ok(Outcome::Changed)
+            }
+            Action::ConfigureOvnNorthbound { port: _ } => {
+                let o = node.microovn.as_ref().ok_or_else(|| self.missing(step))?;
+                let services = o
+                    .services()
+                    .await
+                    .map_err(service_error(step, "listing MicroOVN services"))?;
+                let members = o
+                    .cluster_members()
+                    .await
+                    .map_err(service_error(step, "listing MicroOVN members"))?;
+                let connection =
+                    clients::microovn::northbound_connection(&services, &members).map_err(
+                        service_error(step, "computing the OVN northbound connection"),
+                    )?;
+                let key = "network.ovn.northbound_connection";
+                let server = node
+                    .lxd
+                    .server(None)
+                    .await
+                    .map_err(service_error(step, "reading the server config"))?;
+                if server.value.config.get(key).and_then(|v| v.as_str())
+                    == Some(connection.as_str())
+                {
+                    return Ok(Outcome::AlreadyDone);
+                }
+                let config = BTreeMap::from([(key.to_owned(), connection)]);
+                node.lxd
+                    .patch_server(&ServerPut { config }, None, None)
+                    .await
+                    .map_err(service_error(step, "pointing LXD at OVN"))?;
+                Ok(Outcome::Changed)
+            }
+            Action::CreatePendingPool {
+                name,
+                driver,
+                config,
+            } => {
+                let member = step.member();
+                let pools = node
+                    .lxd
+                    .storage_pools(None)
+                    .await
+                    .map_err(service_error(step, "listing storage pools"))?;
+                if let Some(p) = pools.iter().find(|p| p.name == *name)
+                    && (p.status == "Created" || p.locations.iter().any(|l| l == member))
+                {
+                    return Ok(Outcome::AlreadyDone);
+                }
+                let body = StoragePoolsPost {
+                    name: name.clone(),
+                    driver: driver.clone(),
+                    config: config.clone(),
+                    description: String::new(),
+                };
+                node.lxd
+                    .create_storage_pool(&body, Some(member))
+                    .await
+                    .map_err(service_error(
+                        step,
+                        format!("defining pool {name} on {member}"),
+                    ))?;
+                Ok(Outcome::Changed)
+            }
+            Action::CreatePool {
+                name,
+                driver,
+                description,
+                config,
+            } => {
+                let pools = node
+                    .lxd
+                    .storage_pools(None)
+                    .await
+                    .map_err(service_error(step, "listing storage pools"))?;
+                if pools
+                    .iter()
+                    .any(|p| p.name == *name && p.status == "Created")
+                {
+                    return Ok(Outcome::AlreadyDone);
+                }
+                let body = StoragePoolsPost {
+                    name: name.clone(),
+                    driver: driver.clone(),
+                    config: config.clone(),
+                    description: description.clone(),
+                };
+                node.lxd
+                    .create_storage_pool(&body, None)
+                    .await
+                    .map_err(service_error(step, format!("creating pool {name}")))?;
+                Ok(Outcome::Changed)
+            }
+            Action::CreatePendingNetwork {
+                name,
+                network_type,
+                config,
+            } => {
+                let member = step.member();
+                let networks = node
+                    .lxd
+                    .networks(None)
+                    .await
+                    .map_err(service_error(step, "listing networks"))?;
+                if let Some(n) = networks.iter().find(|n| n.name == *name)
+                    && (n.status == "Created" || n.locations.iter().flatten().any(|l| l == member))
+                {
+                    return Ok(Outcome::AlreadyDone);
+                }
+                let body = NetworksPost {
+                    name: name.clone(),
+                    kind: network_type.clone(),
+                    config: config.clone(),
+                    description: String::new(),
+                };
+                node.lxd
+                    .create_network(&body, Some(member))
+                    .await
+                    .map_err(service_error(
+                        step,
+                        format!("defining network {name} on {member}"),
+                    ))?;
+                Ok(Outcome::Changed)
+            }
+            Action::CreateNetwork {
+                name,
+                network_type,
+                description,
+                config,
+            } => {
+                let networks = node
+                    .lxd
+                    .networks(None)
+                    .await
+                    .map_err(service_error(step, "listing networks"))?;
+                if networks
+                    .iter()
+                    .any(|n| n.name == *name && n.status == "Created")
+                {
+                    return Ok(Outcome::AlreadyDone);
+                }
+                let body = NetworksPost {
+                    name: name.clone(),
+                    kind: network_type.clone(),
+                    config: config.clone(),
+                    description: description.clone(),
+                };
+                node.lxd
+                    .create_network(&body, None)
+                    .await
+                    .map_err(service_error(step, format!("creating network {name}")))?;
+                Ok(Outcome::Changed)
+            }
+            Action::EnsureProfile { name, devices } => {
+                let profile = node
+                    .lxd
+                    .profile(name)
+                    .await
+                    .map_err(service_error(step, format!("reading profile {name}")))?;
+                let mut merged = profile.value.devices.clone();
+                let mut changed = false;
+                for (device, wanted) in devices {
+                    if merged.get(device) != Some(wanted) {
+                        merged.insert(device.clone(), wanted.clone());
+                        changed = true;
+                    }
+                }
+                if !changed {
+                    return Ok(Outcome::AlreadyDone);
+                }
+                let body = ProfilePut {
+                    config: profile.value.config.clone(),
+                    description: profile.value.description.clone(),
+                    devices: merged,
+                };
+                node.lxd
+                    .put_profile(name, &body, profile.etag.as_deref())
+                    .await
+                    .map_err(service_error(step, format!("updating profile {name}")))?;
+                Ok(Outcome::Changed)
+            }
+            Action::CreateVolume { pool, name } => {
+                let volumes =
+                    node.lxd
+                        .custom_volumes(pool, target)
+                        .await
+                        .map_err(service_error(
+                            step,
+                            format!("listing volumes of pool {pool}"),
+                        ))?;
+                if volumes.iter().any(|v| v.name == *name) {
+                    return Ok(Outcome::AlreadyDone);
+                }
+                let body = StorageVolumesPost {
+                    name: name.clone(),
+                    kind: "custom".into(),
+                    ..StorageVolumesPost::default()
+                };
+                node.lxd
+                    .create_custom_volume(pool, &body, target)
+                    .await
+                    .map_err(service_error(
+                        step,
+                        format!("creating volume {pool}/{name}"),
+                    ))?;
+                Ok(Outcome::Changed)
+            }
+        }
+    }
+
+    async fn issue_lxd_token(
+        &self,
+        step: &Step,
+        lxd: &L,
+        joiner: &str,
+    ) -> Result<Outcome, ApplyError> {
+        let members = lxd
+            .cluster_members()
+            .await
+            .map_err(service_error(step, "listing LXD members"))?;
+        if members.iter().any(|m| m.server_name == joiner) {
+            return Ok(Outcome::AlreadyDone);
+        }
+        // An unused token from an interrupted run would make LXD refuse a
+        // second one for the same name: cancel it first.
+        let operations = lxd
+            .operations()
+            .await
+            .map_err(service_error(step, "listing LXD operations"))?;
+        for op in operations
+            .iter()
+            .filter(|op| op.metadata_str("serverName") == Some(joiner))
+        {
+            lxd.cancel_operation(&op.id).await.map_err(service_error(
+                step,
+                format!("cancelling the unused join token for {joiner}"),
+            ))?;
+        }
+        let issued = lxd.issue_join_token(joiner).await.map_err(service_error(
+            step,
+            format!("issuing a join token for {joiner}"),
+        ))?;
+        self.put_token(
+            step,
+            Token::Lxd {
+                encoded: issued.encoded(),
+                fingerprint: issued.token.fingerprint.clone(),
+            },
+        );
+        Ok(Outcome::Changed)
+    }
+
+    async fn issue_microcluster_token<M: MicroclusterApi>(
+        &self,
+        step: &Step,
+        client: &M,
+        joiner: &str,
+        expire: Duration,
+    ) -> Result<Outcome, ApplyError> {
+        let members = client
+            .cluster_members()
+            .await
+            .map_err(service_error(step, "listing members"))?;
+        if members.iter().any(|m| m.name == joiner) {
+            return Ok(Outcome::AlreadyDone);
+        }
+        let tokens = client
+            .tokens()
+            .await
+            .map_err(service_error(step, "listing tokens"))?;
+        if tokens.iter().any(|t| t.name == joiner) {
+            client.delete_token(joiner).await.map_err(service_error(
+                step,
+                format!("deleting the unused token for {joiner}"),
+            ))?;
+        }
+        let token = client
+            .issue_token(joiner, expire)
+            .await
+            .map_err(service_error(step, format!("issuing a token for {joiner}")))?;
+        self.put_token(step, Token::Microcluster(token));
+        Ok(Outcome::Changed)
+    }
+
+    async fn cluster_certificate(
+        &self,
+        step: &Step,
+        address: SocketAddr,
+        fingerprint: &str,
+    ) -> Result<String, ApplyError> {
+        let pinned: Fingerprint = fingerprint.parse().map_err(|_| {
+            conflict(
+                step,
+                format!("the join token carries an invalid fingerprint {fingerprint:?}"),
+            )
+        })?;
+        let transport = Transport::https(&address.to_string(), &self.identity, pinned)
+            .map_err(service_error(step, "preparing TLS to the cluster"))?;
+        let ctx = RequestContext {
+            service: clients::Service::Lxd,
+            node: step.node.clone(),
+            method: http::Method::GET,
+            path: "/".into(),
+        };
+        transport
+            .fetch_certificate(&ctx, self.fetch_timeout)
+            .await
+            .map_err(service_error(
+                step,
+                format!("fetching the cluster certificate from {address}"),
+            ))
+    }
+}
+
+/// Bootstrap of MicroCeph or MicroOVN: done when the daemon is initialised
+/// and lists `name` as a member.
+async fn bootstrap_microcluster<M: MicroclusterApi>(
+    client: &M,
+    step: &Step,
+    name: &str,
+    address: SocketAddr,
+    config: &BTreeMap<String, String>,
+) -> Result<Outcome, ApplyError> {
+    let info = client
+        .server_info()
+        .await
+        .map_err(service_error(step, "reading the daemon status"))?;
+    if info.ready {
+        let members = client
+            .cluster_members()
+            .await
+            .map_err(service_error(step, "listing members"))?;
+        if members.iter().any(|m| m.name == name) {
+            return Ok(Outcome::AlreadyDone);
+        }
+        return Err(conflict(
+            step,
+            format!(
+                "{} is already initialised, but not as {name}; it belongs to another cluster",
+                step.service.name()
+            ),
+        ));
+    }
+    client
+        .bootstrap(name, address, config)
+        .await
+        .map_err(service_error(step, "bootstrapping"))?;
+    Ok(Outcome::Changed)
+}
+
+impl<L, C, O> Runner for PlanRunner<L, C, O>
+where
+    L: LxdApi + 'static,
+    C: MicroCephApi + 'static,
+    O: MicroOvnApi + 'static,
+{
+    type Error = ApplyError;
+
+    async fn run(&self, step: &StepId, _attempt: u32) -> Result<Outcome, ApplyError> {
+        let Some(s) = self
+            .index
+            .get(&step.0)
+            .and_then(|i| self.plan.steps.get(*i))
+        else {
+            return Err(ApplyError::Conflict {
+                step: step.0.clone(),
+                node: String::new(),
+                what: "the step is not in the plan".into(),
+            });
+        };
+        self.run_step(s).await
+    }
+}
+
+/// Applies `plan` with `runner`'s clients: builds the graph and runs it.
+pub async fn apply<L, C, O>(
+    runner: Arc<PlanRunner<L, C, O>>,
+    options: &crate::run::Options,
+    events: Option<tokio::sync::mpsc::UnboundedSender<crate::run::Event>>,
+    cancel: tokio::sync::watch::Receiver<bool>,
+) -> Result<crate::run::Report<ApplyError>, DagError>
+where
+    L: LxdApi + 'static,
+    C: MicroCephApi + 'static,
+    O: MicroOvnApi + 'static,
+{
+    let dag = dag_of(runner.plan())?;
+    Ok(crate::run::execute(&dag, runner, options, events, cancel).await)
+}
