@@ -435,12 +435,9 @@ impl LxdService {
         let Ok(addr) = member.address.parse::<SocketAddr>() else {
             return Reply::error(500, format!("Invalid member address {:?}", member.address));
         };
-        let query: Vec<String> = req
-            .query
-            .iter()
-            .filter(|(k, _)| k != "target")
-            .map(|(k, v)| format!("{k}={v}"))
-            .collect();
+        // The target stays in the query: the member sees itself named and
+        // answers with its member-specific view, as LXD does.
+        let query: Vec<String> = req.query.iter().map(|(k, v)| format!("{k}={v}")).collect();
         let pq = if query.is_empty() {
             req.path.clone()
         } else {
@@ -1153,6 +1150,26 @@ impl LxdService {
             .ok_or_else(|| ApiError::bad_request("Invalid cluster certificate"))?;
         let pin = crate::tls::fingerprint(&pem_der);
         let target = self.resolve_listen(&j.cluster_address)?;
+        // LXD with explicit trust tokens refuses a token issued for another
+        // name before contacting the cluster (5.0.2 does not check).
+        if self.b.trust_token() {
+            let token_name = base64::engine::general_purpose::STANDARD
+                .decode(j.token.trim())
+                .ok()
+                .and_then(|b| serde_json::from_slice::<Value>(&b).ok())
+                .and_then(|v| {
+                    v.get("server_name")
+                        .and_then(Value::as_str)
+                        .map(String::from)
+                });
+            if let Some(token_name) = token_name
+                && token_name != j.server_name
+            {
+                return Err(ApiError::bad_request(
+                    "Server name does not match the one specified in the join token",
+                ));
+            }
+        }
         // 1. Trust: add our server certificate with the token.
         let mut cert_req = json!({
             "type": "server",
