@@ -93,17 +93,44 @@ impl Client {
             .await
     }
 
+    pub async fn send_with_headers(
+        &self,
+        method: &str,
+        path: &str,
+        body: Value,
+        headers: http::HeaderMap,
+    ) -> Resp {
+        self.send_full(method, path, Some(body.to_string().into_bytes()), headers)
+            .await
+            .unwrap()
+    }
+
     pub async fn send_raw(
         &self,
         method: &str,
         path: &str,
         body: Option<Vec<u8>>,
     ) -> Result<Resp, String> {
+        self.send_full(method, path, body, http::HeaderMap::new())
+            .await
+    }
+
+    pub async fn send_full(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<Vec<u8>>,
+        headers: http::HeaderMap,
+    ) -> Result<Resp, String> {
         let fut = async {
-            let req = http::Request::builder()
+            let mut builder = http::Request::builder()
                 .method(method)
                 .uri(path)
-                .header("Host", "sim")
+                .header("Host", "sim");
+            for (k, v) in &headers {
+                builder = builder.header(k, v);
+            }
+            let req = builder
                 .body(Full::new(Bytes::from(body.unwrap_or_default())))
                 .map_err(|e| e.to_string())?;
             let resp = match &self.target {
