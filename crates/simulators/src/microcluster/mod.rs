@@ -652,12 +652,18 @@ impl McService {
             )
             .await
             {
+                // An answer from a member is final (members share one
+                // database); only transport failures move on to the next
+                // join address.
                 Ok(r) => match r.envelope() {
                     Ok(v) => {
                         response = Some(v);
                         break;
                     }
-                    Err(e) => last = e.message,
+                    Err(e) => {
+                        last = e.message;
+                        break;
+                    }
                 },
                 Err(e) => last = e,
             }
@@ -714,14 +720,11 @@ impl McService {
         let Some(der) = crate::tls::pem_to_der(&body.certificate) else {
             return Reply::error(400, "Failed to parse certificate");
         };
-        let joiner_node = self
-            .fabric()
-            .and_then(|f| {
-                f.node_by_ip(match &req.peer {
-                    crate::http::Peer::Tls { addr, .. } => addr.ip(),
-                    crate::http::Peer::Unix => self.ctl.ip,
-                })
-            })
+        let joiner_node = body
+            .address
+            .parse::<SocketAddr>()
+            .ok()
+            .and_then(|a| self.fabric().and_then(|f| f.node_by_ip(a.ip())))
             .map(|n| n.ctl.name.clone())
             .unwrap_or_default();
         let now = self.ctl.clock.now();
@@ -729,7 +732,9 @@ impl McService {
             let Some(pos) = db.tokens.iter().position(|t| t.secret == body.secret) else {
                 return Err(ApiError::not_found("CoreTokenRecord not found"));
             };
-            let record = db.tokens.remove(pos);
+            let Some(record) = db.tokens.get(pos).cloned() else {
+                return Err(ApiError::not_found("CoreTokenRecord not found"));
+            };
             if record.expires_at.is_some_and(|e| now > e) {
                 return Err(ApiError::bad_request("Token expired"));
             }
@@ -750,6 +755,8 @@ impl McService {
                     body.name
                 )));
             }
+            // Single use: the record goes once the join is accepted.
+            db.tokens.remove(pos);
             let role = if db.members.len() < 3 {
                 "voter"
             } else if db.members.len() < 5 {
