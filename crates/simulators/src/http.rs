@@ -11,7 +11,6 @@
 
 use std::collections::BTreeMap;
 use std::convert::Infallible;
-use std::net::SocketAddr;
 
 use bytes::Bytes;
 use http::{HeaderMap, Method, StatusCode};
@@ -35,8 +34,6 @@ pub(crate) enum Peer {
     Unix,
     /// Over HTTPS.
     Tls {
-        /// Remote address.
-        addr: SocketAddr,
         /// Fingerprint of the client certificate, if one was presented.
         fingerprint: Option<String>,
         /// The client certificate (DER), if one was presented.

@@ -299,7 +299,7 @@ async fn accept_tls(
             _ = &mut crashed_fut => return,
             _ = stop.changed() => return,
             accepted = listener.accept() => {
-                let Ok((tcp, addr)) = accepted else { continue };
+                let Ok((tcp, _)) = accepted else { continue };
                 let acceptor = acceptor.clone();
                 let ctx = ConnCtx { node: node.clone(), service, handler: handler.clone() };
                 let crash = crash.clone();
@@ -308,7 +308,6 @@ async fn accept_tls(
                     let Ok(Ok(tls)) = handshake.await else { return };
                     let cert = tls.get_ref().1.peer_certificates().and_then(|c| c.first()).map(|c| c.to_vec());
                     let peer = Peer::Tls {
-                        addr,
                         fingerprint: cert.as_deref().map(crate::tls::fingerprint),
                         cert,
                     };
@@ -480,11 +479,12 @@ pub(crate) async fn peer_request(
         let req = builder
             .body(crate::http::full(payload))
             .map_err(|e| e.to_string())?;
+        // Go's client reports a peer that closed without answering as EOF.
         let resp = sender.send_request(req).await.map_err(|e| {
-            if e.is_incomplete_message() || e.is_canceled() {
-                "EOF".to_string()
-            } else {
+            if e.is_timeout() {
                 e.to_string()
+            } else {
+                "EOF".to_string()
             }
         })?;
         let (parts, body) = resp.into_parts();

@@ -7,7 +7,7 @@
 mod common;
 
 use common::*;
-use serde_json::{Value, json};
+use serde_json::json;
 use simulators::{LxdProfile, Sim};
 
 async fn form_cluster(profile: LxdProfile) -> Sim {
@@ -272,11 +272,7 @@ async fn ceph_pool_needs_microceph_and_registers_osd_pool() {
             .await
             .unwrap();
         let done = n1.settle(r).await;
-        let err = if legacy {
-            done.error().to_string()
-        } else {
-            done.error().to_string()
-        };
+        let err = done.error().to_string();
         assert_eq!(
             err,
             "Failed to create storage pool \"remote\": Failed to connect to the Ceph cluster: MicroCeph is not initialised on \"node1\""
@@ -333,6 +329,5 @@ async fn ceph_pool_needs_microceph_and_registers_osd_pool() {
             .map(|p| p["pool"].as_str().unwrap())
             .collect();
         assert_eq!(names, [".mgr", "lxd_remote"]);
-        let _: Value = pools.json.clone();
     }
 }
