@@ -509,12 +509,11 @@ impl McService {
                 .join(&name, addr, &body.join_token, &body.config)
                 .await
         };
+        // After a failed attempt the listener stays up (a retry on the same
+        // address reuses it).
         match r {
             Ok(()) => Reply::empty(),
-            Err(e) => {
-                self.listeners.unbind_https();
-                e.into()
-            }
+            Err(e) => e.into(),
         }
     }
 
