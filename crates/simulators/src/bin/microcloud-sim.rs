@@ -1,0 +1,181 @@
+//! `microcloud-sim`: runs N simulated nodes (LXD + MicroCeph + MicroOVN
+//! each) on this machine until Ctrl-C, and prints what it started.
+
+use std::net::Ipv4Addr;
+use std::path::PathBuf;
+
+use anyhow::{Context as _, bail};
+use clap::{Parser, ValueEnum};
+use simulators::{FaultScript, LxdProfile, NodeSpec, SimBuilder};
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum Profile {
+    /// LXD 5.0.2 (Debian bookworm).
+    Legacy,
+    /// LXD 6.8+.
+    Current,
+}
+
+impl From<Profile> for LxdProfile {
+    fn from(p: Profile) -> Self {
+        match p {
+            Profile::Legacy => LxdProfile::Legacy,
+            Profile::Current => LxdProfile::Current,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum Format {
+    Text,
+    Json,
+}
+
+/// Simulated LXD, MicroCeph and MicroOVN nodes for testing microcloud.
+#[derive(Debug, Parser)]
+#[command(name = "microcloud-sim", version)]
+struct Args {
+    /// Number of nodes (named node1, node2, …).
+    #[arg(long, default_value_t = 3)]
+    nodes: usize,
+    /// Directory for the unix sockets (`<dir>/<node>/<service>/…`).
+    #[arg(long)]
+    state_dir: Option<PathBuf>,
+    /// Address of node1; the others follow (127.0.0.2, …).
+    #[arg(long, default_value = "127.0.0.1")]
+    base_ip: Ipv4Addr,
+    /// LXD behaviour profile of every node.
+    #[arg(long, value_enum, default_value = "current")]
+    profile: Profile,
+    /// Per-node profile override, `NODE=legacy|current` (repeatable).
+    #[arg(long = "node-profile", value_name = "NODE=PROFILE")]
+    node_profile: Vec<String>,
+    /// Inventory fixture (JSON, `{ip}`/`{index}`/`{name}` placeholders)
+    /// for every node; the embedded default otherwise.
+    #[arg(long)]
+    inventory: Option<PathBuf>,
+    /// Fault script (JSON or YAML).
+    #[arg(long)]
+    faults: Option<PathBuf>,
+    /// Multiplier for simulated durations and injected latencies.
+    #[arg(long, default_value_t = 1.0)]
+    time_scale: f64,
+    /// Output format of the start-up summary.
+    #[arg(long, value_enum, default_value = "text")]
+    format: Format,
+}
+
+fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("cannot start the tokio runtime")?;
+    runtime.block_on(run(args))
+}
+
+async fn run(args: Args) -> anyhow::Result<()> {
+    if args.nodes == 0 || args.nodes > 250 {
+        bail!("--nodes must be between 1 and 250 (got {})", args.nodes);
+    }
+    let inventory = match &args.inventory {
+        Some(p) => Some(
+            std::fs::read_to_string(p)
+                .with_context(|| format!("cannot read inventory fixture {}", p.display()))?,
+        ),
+        None => None,
+    };
+    let mut overrides = Vec::new();
+    for o in &args.node_profile {
+        let Some((node, profile)) = o.split_once('=') else {
+            bail!("--node-profile {o:?}: expected NODE=legacy|current");
+        };
+        let profile = Profile::from_str(profile, true).map_err(|_| {
+            anyhow::anyhow!("--node-profile {o:?}: profile must be legacy or current")
+        })?;
+        overrides.push((node.to_string(), LxdProfile::from(profile)));
+    }
+    let mut builder = SimBuilder::new()
+        .base_ip(args.base_ip)
+        .time_scale(args.time_scale);
+    let state_dir = args
+        .state_dir
+        .clone()
+        .unwrap_or_else(|| std::env::temp_dir().join("microcloud-sim"));
+    builder = builder.state_dir(&state_dir);
+    for i in 1..=args.nodes {
+        let name = format!("node{i}");
+        let profile = overrides
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, p)| *p)
+            .unwrap_or(args.profile.into());
+        let mut spec = NodeSpec::new(&name).profile(profile);
+        if let Some(inv) = &inventory {
+            spec = spec.inventory(inv);
+        }
+        builder = builder.node(spec);
+    }
+    for (node, _) in &overrides {
+        let known = (1..=args.nodes).any(|i| format!("node{i}") == *node);
+        if !known {
+            bail!(
+                "--node-profile names {node:?}, but the nodes are node1..node{}",
+                args.nodes
+            );
+        }
+    }
+    let sim = builder
+        .start()
+        .await
+        .context("cannot start the simulated nodes")?;
+    if let Some(path) = &args.faults {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read fault script {}", path.display()))?;
+        let script = FaultScript::parse(&text, &path.display().to_string())?;
+        sim.apply_script(&script)?;
+    }
+    match args.format {
+        Format::Json => println!("{}", serde_json::to_string_pretty(&sim.summary())?),
+        Format::Text => print_text(&sim),
+    }
+    tokio::signal::ctrl_c()
+        .await
+        .context("cannot wait for Ctrl-C")?;
+    eprintln!("stopping");
+    Ok(())
+}
+
+fn print_text(sim: &simulators::Sim) {
+    println!("state directory: {}", sim.state_dir().display());
+    for n in sim.nodes() {
+        println!(
+            "{} ({}), LXD {} ({:?})",
+            n.name(),
+            n.ip(),
+            n.lxd_profile().server_version(),
+            n.lxd_profile()
+        );
+        println!("  lxd        {}", n.lxd_socket().display());
+        println!(
+            "             server certificate {}",
+            n.lxd_server_fingerprint()
+        );
+        println!("  microceph  {}", n.microceph_socket().display());
+        println!(
+            "             server certificate {}",
+            n.microceph_server_fingerprint()
+        );
+        println!("  microovn   {}", n.microovn_socket().display());
+        println!(
+            "             server certificate {}",
+            n.microovn_server_fingerprint()
+        );
+        println!(
+            "  HTTPS: set LXD core.https_address / microcluster address to {}:<port>",
+            n.ip()
+        );
+    }
+    println!("Ctrl-C to stop.");
+}

@@ -1,0 +1,516 @@
+//! Listeners (unix socket and HTTPS), request dispatch with fault
+//! injection, node crash handling, and the HTTPS client simulated daemons
+//! use to talk to each other.
+//!
+//! Every connection task watches its node's crash generation: a crash
+//! closes all listeners of the node and drops every open connection, so
+//! clients see connection resets or EOF exactly as with a dead machine.
+//! Unix socket files are left in place (connecting then fails with
+//! "connection refused", as with a crashed daemon).
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::pin::Pin as StdPin;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::{HeaderMap, Method, StatusCode};
+use hyper::body::Incoming;
+use hyper_util::rt::TokioIo;
+use serde_json::Value;
+use tokio::sync::watch;
+
+use crate::clock::SimClock;
+use crate::faults::{Decision, FaultSet, Service};
+use crate::http::{ApiError, Body, Peer, Reply, Request, collect_body, parse_query, render};
+use crate::tls::{DynamicCert, Identity, Pin};
+
+/// A boxed future, for handler trait objects.
+pub(crate) type BoxFuture<T> = StdPin<Box<dyn Future<Output = T> + Send + 'static>>;
+
+/// Control block shared by all services of one node.
+#[derive(Debug)]
+pub(crate) struct NodeCtl {
+    pub name: String,
+    pub ip: std::net::IpAddr,
+    pub state_dir: PathBuf,
+    alive: AtomicBool,
+    crash_gen: watch::Sender<u64>,
+    pub faults: Mutex<FaultSet>,
+    pub time_scale: f64,
+    pub clock: Arc<SimClock>,
+}
+
+impl NodeCtl {
+    pub(crate) fn new(
+        name: String,
+        ip: std::net::IpAddr,
+        state_dir: PathBuf,
+        time_scale: f64,
+        clock: Arc<SimClock>,
+    ) -> Arc<Self> {
+        let (crash_gen, _) = watch::channel(0);
+        Arc::new(Self {
+            name,
+            ip,
+            state_dir,
+            alive: AtomicBool::new(true),
+            crash_gen,
+            faults: Mutex::new(FaultSet::default()),
+            time_scale,
+            clock,
+        })
+    }
+    pub(crate) fn is_alive(&self) -> bool {
+        self.alive.load(Ordering::SeqCst)
+    }
+    /// Kills every listener and connection of the node.
+    pub(crate) fn crash(&self) {
+        self.alive.store(false, Ordering::SeqCst);
+        self.crash_gen.send_modify(|g| *g += 1);
+    }
+    pub(crate) fn revive(&self) {
+        self.alive.store(true, Ordering::SeqCst);
+    }
+    fn generation(&self) -> watch::Receiver<u64> {
+        self.crash_gen.subscribe()
+    }
+    /// Sleeps for a simulated duration scaled by the time scale.
+    pub(crate) async fn work(&self, d: Duration) {
+        let d = d.mul_f64(self.time_scale.max(0.0));
+        if !d.is_zero() {
+            tokio::time::sleep(d).await;
+        }
+    }
+}
+
+/// Resolves when the node crashes (its generation moves on).
+async fn crashed(mut rx: watch::Receiver<u64>) {
+    let start = *rx.borrow_and_update();
+    loop {
+        if rx.changed().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+        if *rx.borrow() != start {
+            return;
+        }
+    }
+}
+
+/// A simulated daemon's request handler.
+pub(crate) trait Handler: Send + Sync + 'static {
+    /// Handles one request.
+    fn handle(self: Arc<Self>, req: Request) -> BoxFuture<Reply>;
+    /// Error text the daemon uses for a bare status (fault injection).
+    fn status_text(&self, status: u16) -> String;
+}
+
+/// Go's `http.StatusText` for the statuses that matter here.
+pub(crate) fn go_status_text(status: u16) -> &'static str {
+    StatusCode::from_u16(status)
+        .ok()
+        .and_then(|s| s.canonical_reason())
+        .unwrap_or("Unknown Status")
+}
+
+#[derive(Debug)]
+struct DropConnection;
+impl std::fmt::Display for DropConnection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("connection dropped by fault injection")
+    }
+}
+impl std::error::Error for DropConnection {}
+
+struct HttpsListener {
+    addr: SocketAddr,
+    stop: watch::Sender<bool>,
+}
+
+/// The listeners of one service on one node.
+pub(crate) struct Listeners {
+    node: Arc<NodeCtl>,
+    service: Service,
+    unix: Mutex<Option<(PathBuf, watch::Sender<bool>)>>,
+    https: Mutex<Option<HttpsListener>>,
+    pub cert: Arc<DynamicCert>,
+    tls: Arc<rustls::ServerConfig>,
+}
+
+impl std::fmt::Debug for Listeners {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Listeners")
+            .field("service", &self.service)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Listeners {
+    pub(crate) fn new(
+        node: Arc<NodeCtl>,
+        service: Service,
+        cert: Identity,
+    ) -> Result<Self, crate::SimError> {
+        let cert = DynamicCert::new(cert);
+        let tls = crate::tls::server_config(cert.clone())?;
+        Ok(Self {
+            node,
+            service,
+            unix: Mutex::new(None),
+            https: Mutex::new(None),
+            cert,
+            tls,
+        })
+    }
+
+    pub(crate) fn https_addr(&self) -> Option<SocketAddr> {
+        self.https
+            .lock()
+            .ok()
+            .and_then(|h| h.as_ref().map(|l| l.addr))
+    }
+
+    pub(crate) fn unix_path(&self) -> Option<PathBuf> {
+        self.unix
+            .lock()
+            .ok()
+            .and_then(|u| u.as_ref().map(|(p, _)| p.clone()))
+    }
+
+    /// Binds the unix socket (replacing a stale socket file).
+    pub(crate) fn bind_unix(&self, handler: Arc<dyn Handler>, path: &Path) -> std::io::Result<()> {
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent)?;
+        }
+        let _ = std::fs::remove_file(path);
+        let std_listener = std::os::unix::net::UnixListener::bind(path)?;
+        std_listener.set_nonblocking(true)?;
+        let listener = tokio::net::UnixListener::from_std(std_listener)?;
+        let (stop_tx, stop_rx) = watch::channel(false);
+        if let Ok(mut u) = self.unix.lock() {
+            if let Some((_, old)) = u.take() {
+                let _ = old.send(true);
+            }
+            *u = Some((path.to_path_buf(), stop_tx));
+        }
+        let node = self.node.clone();
+        let service = self.service;
+        tokio::spawn(accept_unix(listener, node, service, handler, stop_rx));
+        Ok(())
+    }
+
+    /// Binds HTTPS on `addr` unless already listening there.
+    pub(crate) fn bind_https(
+        &self,
+        handler: Arc<dyn Handler>,
+        addr: SocketAddr,
+    ) -> std::io::Result<()> {
+        let Ok(mut guard) = self.https.lock() else {
+            return Err(std::io::Error::other("listener state poisoned"));
+        };
+        if guard.as_ref().is_some_and(|l| l.addr == addr) {
+            return Ok(());
+        }
+        if let Some(old) = guard.take() {
+            let _ = old.stop.send(true);
+        }
+        let std_listener = std::net::TcpListener::bind(addr)?;
+        std_listener.set_nonblocking(true)?;
+        let listener = tokio::net::TcpListener::from_std(std_listener)?;
+        let (stop_tx, stop_rx) = watch::channel(false);
+        *guard = Some(HttpsListener {
+            addr,
+            stop: stop_tx,
+        });
+        let node = self.node.clone();
+        let service = self.service;
+        let acceptor = tokio_rustls::TlsAcceptor::from(self.tls.clone());
+        tokio::spawn(accept_tls(
+            listener, acceptor, node, service, handler, stop_rx,
+        ));
+        Ok(())
+    }
+
+    /// Stops listening on HTTPS.
+    pub(crate) fn unbind_https(&self) {
+        if let Ok(mut guard) = self.https.lock()
+            && let Some(old) = guard.take()
+        {
+            let _ = old.stop.send(true);
+        }
+    }
+
+    /// Re-binds everything that was bound before a crash.
+    pub(crate) fn rebind(&self, handler: Arc<dyn Handler>) -> std::io::Result<()> {
+        if let Some(path) = self.unix_path() {
+            self.bind_unix(handler.clone(), &path)?;
+        }
+        let https = self
+            .https
+            .lock()
+            .ok()
+            .and_then(|mut g| g.take().map(|l| l.addr));
+        if let Some(addr) = https {
+            self.bind_https(handler, addr)?;
+        }
+        Ok(())
+    }
+}
+
+async fn accept_unix(
+    listener: tokio::net::UnixListener,
+    node: Arc<NodeCtl>,
+    service: Service,
+    handler: Arc<dyn Handler>,
+    mut stop: watch::Receiver<bool>,
+) {
+    let crash = node.generation();
+    let crashed_fut = crashed(crash.clone());
+    tokio::pin!(crashed_fut);
+    loop {
+        tokio::select! {
+            _ = &mut crashed_fut => return,
+            _ = stop.changed() => return,
+            accepted = listener.accept() => {
+                let Ok((stream, _)) = accepted else { continue };
+                let ctx = ConnCtx { node: node.clone(), service, handler: handler.clone() };
+                tokio::spawn(serve_conn(stream, Peer::Unix, ctx, crash.clone()));
+            }
+        }
+    }
+}
+
+async fn accept_tls(
+    listener: tokio::net::TcpListener,
+    acceptor: tokio_rustls::TlsAcceptor,
+    node: Arc<NodeCtl>,
+    service: Service,
+    handler: Arc<dyn Handler>,
+    mut stop: watch::Receiver<bool>,
+) {
+    let crash = node.generation();
+    let crashed_fut = crashed(crash.clone());
+    tokio::pin!(crashed_fut);
+    loop {
+        tokio::select! {
+            _ = &mut crashed_fut => return,
+            _ = stop.changed() => return,
+            accepted = listener.accept() => {
+                let Ok((tcp, _)) = accepted else { continue };
+                let acceptor = acceptor.clone();
+                let ctx = ConnCtx { node: node.clone(), service, handler: handler.clone() };
+                let crash = crash.clone();
+                tokio::spawn(async move {
+                    let handshake = tokio::time::timeout(Duration::from_secs(10), acceptor.accept(tcp));
+                    let Ok(Ok(tls)) = handshake.await else { return };
+                    let cert = tls.get_ref().1.peer_certificates().and_then(|c| c.first()).map(|c| c.to_vec());
+                    let peer = Peer::Tls {
+                        fingerprint: cert.as_deref().map(crate::tls::fingerprint),
+                        cert,
+                    };
+                    serve_conn(tls, peer, ctx, crash).await;
+                });
+            }
+        }
+    }
+}
+
+#[derive(Clone)]
+struct ConnCtx {
+    node: Arc<NodeCtl>,
+    service: Service,
+    handler: Arc<dyn Handler>,
+}
+
+async fn serve_conn<IO>(io: IO, peer: Peer, ctx: ConnCtx, crash: watch::Receiver<u64>)
+where
+    IO: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let svc = hyper::service::service_fn(move |req: http::Request<Incoming>| {
+        let ctx = ctx.clone();
+        let peer = peer.clone();
+        async move { dispatch(ctx, peer, req).await }
+    });
+    let conn = hyper::server::conn::http1::Builder::new()
+        .keep_alive(true)
+        .serve_connection(TokioIo::new(io), svc);
+    tokio::select! {
+        _ = conn => {}
+        _ = crashed(crash) => {}
+    }
+}
+
+async fn dispatch(
+    ctx: ConnCtx,
+    peer: Peer,
+    req: http::Request<Incoming>,
+) -> Result<http::Response<Body>, DropConnection> {
+    let (parts, body) = req.into_parts();
+    let body = collect_body(body).await.map_err(|_| DropConnection)?;
+    let path = parts.uri.path().to_string();
+    let method = parts.method.as_str().to_string();
+    let decisions = match ctx.node.faults.lock() {
+        Ok(mut f) => f.decide(
+            ctx.service,
+            &method,
+            &path,
+            peer.is_unix(),
+            ctx.node.time_scale,
+        ),
+        Err(_) => Vec::new(),
+    };
+    for d in decisions {
+        match d {
+            Decision::Delay(d) => tokio::time::sleep(d).await,
+            Decision::Error(status, message) => {
+                let message = message.unwrap_or_else(|| ctx.handler.status_text(status));
+                return Ok(render(Reply::Error(ApiError::new(status, message))));
+            }
+            Decision::Drop => return Err(DropConnection),
+            Decision::Hang => std::future::pending::<()>().await,
+            Decision::Crash => {
+                ctx.node.crash();
+                return Err(DropConnection);
+            }
+        }
+    }
+    if !ctx.node.is_alive() {
+        return Err(DropConnection);
+    }
+    let request = Request {
+        method: parts.method,
+        path,
+        query: parse_query(parts.uri.query()),
+        headers: parts.headers,
+        body,
+        peer,
+    };
+    Ok(render(ctx.handler.clone().handle(request).await))
+}
+
+/// Result of a member-to-member HTTPS call.
+#[derive(Debug)]
+pub(crate) struct PeerResponse {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: Bytes,
+}
+
+impl PeerResponse {
+    /// Interprets the body as an envelope: the metadata of a sync or async
+    /// response, or the envelope's error.
+    pub(crate) fn envelope(&self) -> Result<Value, ApiError> {
+        let v: Value = serde_json::from_slice(&self.body)
+            .map_err(|e| ApiError::internal(format!("Failed to parse response: {e}")))?;
+        if v.get("type").and_then(Value::as_str) == Some("error") {
+            let code = v
+                .get("error_code")
+                .and_then(Value::as_u64)
+                .and_then(|c| u16::try_from(c).ok())
+                .unwrap_or(self.status.as_u16());
+            let msg = v
+                .get("error")
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_string();
+            return Err(ApiError::new(code, msg));
+        }
+        Ok(v.get("metadata").cloned().unwrap_or(Value::Null))
+    }
+}
+
+/// Timeout for member-to-member calls.
+pub(crate) const PEER_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Sends one HTTPS request to another simulated daemon, presenting
+/// `client` and pinning the server certificate. Error texts follow Go's
+/// `net/http` client (`Post "https://10.0.0.1:8443/x": dial tcp
+/// 10.0.0.1:8443: connect: connection refused`).
+pub(crate) async fn peer_request(
+    addr: SocketAddr,
+    client: &Identity,
+    pin: Pin,
+    method: Method,
+    path_and_query: &str,
+    body: Option<&Value>,
+    headers: &[(&str, &str)],
+) -> Result<PeerResponse, String> {
+    let url = format!("https://{addr}{path_and_query}");
+    let go_method = {
+        let m = method.as_str();
+        let mut s = m.to_ascii_lowercase();
+        if let Some(f) = s.get_mut(0..1) {
+            f.make_ascii_uppercase();
+        }
+        s
+    };
+    let wrap = |e: String| format!("{go_method} \"{url}\": {e}");
+    let fut = async {
+        let tcp = tokio::net::TcpStream::connect(addr)
+            .await
+            .map_err(|e| format!("dial tcp {addr}: connect: {}", go_io_error(&e)))?;
+        let config = crate::tls::client_config(Some(client), pin).map_err(|e| e.to_string())?;
+        let connector = tokio_rustls::TlsConnector::from(config);
+        let name = rustls::pki_types::ServerName::IpAddress(addr.ip().into());
+        let tls = connector
+            .connect(name, tcp)
+            .await
+            .map_err(|e| format!("tls: {e}"))?;
+        let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(tls))
+            .await
+            .map_err(|e| e.to_string())?;
+        tokio::spawn(async move {
+            let _ = conn.await;
+        });
+        let payload = body
+            .map(|b| serde_json::to_vec(b).unwrap_or_default())
+            .unwrap_or_default();
+        let mut builder = http::Request::builder()
+            .method(method.clone())
+            .uri(path_and_query)
+            .header("Host", addr.to_string())
+            .header("Content-Type", "application/json");
+        for (k, v) in headers {
+            builder = builder.header(*k, *v);
+        }
+        let req = builder
+            .body(crate::http::full(payload))
+            .map_err(|e| e.to_string())?;
+        // Go's client reports a peer that closed without answering as EOF.
+        let resp = sender.send_request(req).await.map_err(|e| {
+            if e.is_timeout() {
+                e.to_string()
+            } else {
+                "EOF".to_string()
+            }
+        })?;
+        let (parts, body) = resp.into_parts();
+        let body = collect_body(body)
+            .await
+            .map_err(|_| "unexpected EOF".to_string())?;
+        Ok(PeerResponse {
+            status: parts.status,
+            headers: parts.headers,
+            body,
+        })
+    };
+    match tokio::time::timeout(PEER_TIMEOUT, fut).await {
+        Ok(r) => r.map_err(wrap),
+        Err(_) => Err(wrap(
+            "context deadline exceeded (Client.Timeout exceeded while awaiting headers)"
+                .to_string(),
+        )),
+    }
+}
+
+fn go_io_error(e: &std::io::Error) -> String {
+    match e.kind() {
+        std::io::ErrorKind::ConnectionRefused => "connection refused".to_string(),
+        std::io::ErrorKind::ConnectionReset => "connection reset by peer".to_string(),
+        std::io::ErrorKind::TimedOut => "i/o timeout".to_string(),
+        _ => e.to_string(),
+    }
+}
