@@ -1192,6 +1192,15 @@ pub trait LxdApi: Send + Sync {
         target: Option<&str>,
     ) -> impl Future<Output = Result<Vec<StoragePool>, Error>> + Send;
 
+    /// `GET /1.0/storage-pools/<name>[?target=]`. On a cluster, the answer
+    /// without a target omits member-specific keys (`source`, `size`…);
+    /// with `?target=<member>` it is that member's view, including them.
+    fn storage_pool(
+        &self,
+        name: &str,
+        target: Option<&str>,
+    ) -> impl Future<Output = Result<StoragePool, Error>> + Send;
+
     /// `POST /1.0/storage-pools[?target=]`: pending per member with a
     /// target, then global without.
     fn create_storage_pool(
@@ -1221,6 +1230,15 @@ pub trait LxdApi: Send + Sync {
         target: Option<&str>,
     ) -> impl Future<Output = Result<Vec<Network>, Error>> + Send;
 
+    /// `GET /1.0/networks/<name>[?target=]`: as for
+    /// [`LxdApi::storage_pool`], member-specific keys (`parent`…) only
+    /// with a target.
+    fn network(
+        &self,
+        name: &str,
+        target: Option<&str>,
+    ) -> impl Future<Output = Result<Network, Error>> + Send;
+
     /// `GET /1.0/networks/<name>/state`.
     fn network_state(
         &self,
@@ -1234,6 +1252,9 @@ pub trait LxdApi: Send + Sync {
         body: &NetworksPost,
         target: Option<&str>,
     ) -> impl Future<Output = Result<(), Error>> + Send;
+
+    /// `GET /1.0/profiles?recursion=1` (the default project's profiles).
+    fn profiles(&self) -> impl Future<Output = Result<Vec<Profile>, Error>> + Send;
 
     /// `GET /1.0/profiles/<name>`, with its ETag.
     fn profile(&self, name: &str) -> impl Future<Output = Result<Tagged<Profile>, Error>> + Send;
@@ -1553,6 +1574,11 @@ impl LxdApi for LxdClient {
             .map(Option::unwrap_or_default)
     }
 
+    async fn storage_pool(&self, name: &str, target: Option<&str>) -> Result<StoragePool, Error> {
+        let path = format!("/1.0/storage-pools/{}", encode_component(name));
+        self.rest.get(&with_target(&path, target)).await
+    }
+
     async fn create_storage_pool(
         &self,
         body: &StoragePoolsPost,
@@ -1606,6 +1632,11 @@ impl LxdApi for LxdClient {
             .map(Option::unwrap_or_default)
     }
 
+    async fn network(&self, name: &str, target: Option<&str>) -> Result<Network, Error> {
+        let path = format!("/1.0/networks/{}", encode_component(name));
+        self.rest.get(&with_target(&path, target)).await
+    }
+
     async fn network_state(&self, name: &str, target: Option<&str>) -> Result<NetworkState, Error> {
         let path = format!("/1.0/networks/{}/state", encode_component(name));
         self.rest.get(&with_target(&path, target)).await
@@ -1616,6 +1647,13 @@ impl LxdApi for LxdClient {
         self.mutate(http::Method::POST, &path, body, CallOptions::default())
             .await
             .map(drop)
+    }
+
+    async fn profiles(&self) -> Result<Vec<Profile>, Error> {
+        self.rest
+            .get::<Option<Vec<Profile>>>("/1.0/profiles?recursion=1")
+            .await
+            .map(Option::unwrap_or_default)
     }
 
     async fn profile(&self, name: &str) -> Result<Tagged<Profile>, Error> {

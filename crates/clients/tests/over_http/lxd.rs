@@ -675,6 +675,74 @@ async fn profiles_get_and_update_sync_or_async() {
 }
 
 #[tokio::test]
+async fn one_pool_and_network_per_member_and_all_profiles() {
+    let (server, path) = Server::unix(vec![
+        Expect::new(
+            "GET",
+            "/1.0/storage-pools/local?target=node2",
+            Reply::fixture(200, "lxd/storage-pool-target.response.json"),
+        ),
+        Expect::new(
+            "GET",
+            "/1.0/storage-pools/local",
+            Reply::fixture(404, "envelope/error-404-5.0.2.json"),
+        ),
+        Expect::new(
+            "GET",
+            "/1.0/networks/UPLINK?target=node2",
+            Reply::fixture(200, "lxd/network-target.response.json"),
+        ),
+        Expect::new(
+            "GET",
+            "/1.0/networks/my%20net",
+            Reply::fixture(404, "envelope/error-404-5.0.2.json"),
+        ),
+        Expect::new(
+            "GET",
+            "/1.0/profiles?recursion=1",
+            Reply::fixture(200, "lxd/profiles.response.json"),
+        ),
+    ])
+    .await;
+    let client = lxd(&path);
+    let pool = client.storage_pool("local", Some("node2")).await.unwrap();
+    assert_eq!(pool.driver, "zfs");
+    assert_eq!(pool.status, "Created");
+    assert_eq!(
+        pool.config["volatile.initial_source"],
+        "/dev/disk/by-id/nvme-eui.002538b111b2c3d4"
+    );
+    assert_eq!(pool.locations, vec!["node1", "node2", "node3"]);
+    let err = client.storage_pool("local", None).await.unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "LXD on node node1, GET /1.0/storage-pools/local: the service answered 404: not found"
+    );
+
+    let network = client.network("UPLINK", Some("node2")).await.unwrap();
+    assert_eq!(network.kind, "physical");
+    assert!(network.managed);
+    assert_eq!(network.config["parent"], "enp6s0");
+    assert_eq!(
+        network.locations,
+        Some(vec!["node1".into(), "node2".into(), "node3".into()])
+    );
+    let err = client.network("my net", None).await.unwrap_err();
+    assert_eq!(err.status(), Some(404));
+
+    let profiles = client.profiles().await.unwrap();
+    assert_eq!(profiles.len(), 2);
+    assert_eq!(profiles[0].name, "default");
+    assert_eq!(profiles[0].devices["root"]["pool"], "remote");
+    assert_eq!(profiles[1].name, "small");
+    assert!(
+        profiles[1].devices.is_empty(),
+        "`null` devices read as none"
+    );
+    server.finish();
+}
+
+#[tokio::test]
 async fn operations_list_and_cancel() {
     let (server, path) = Server::unix(vec![
         Expect::new(
