@@ -160,7 +160,7 @@ pub struct Operation {
     #[serde(default)]
     pub status_code: u16,
     /// Affected resources by kind.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "nullable_lists")]
     pub resources: Option<BTreeMap<String, Vec<String>>>,
     /// Operation-specific data (token secrets, `entity_url`…).
     #[serde(default)]
@@ -204,4 +204,13 @@ impl Operation {
     pub fn metadata_str(&self, key: &str) -> Option<&str> {
         self.metadata.as_ref()?.get(key)?.as_str()
     }
+}
+
+/// Go encodes a nil slice as `null`: `{"cluster": null}` is an empty list.
+fn nullable_lists<'de, D>(deserializer: D) -> Result<Option<BTreeMap<String, Vec<String>>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+{
+    let raw: Option<BTreeMap<String, Option<Vec<String>>>> = serde::Deserialize::deserialize(deserializer)?;
+    Ok(raw.map(|m| m.into_iter().map(|(k, v)| (k, v.unwrap_or_default())).collect()))
 }

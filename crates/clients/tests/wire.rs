@@ -550,3 +550,15 @@ fn default_timeouts() {
     assert_eq!(t.wait_chunk, Duration::from_secs(30));
     assert_eq!(t.poll_backoff, Duration::from_millis(250));
 }
+
+#[test]
+fn operation_resource_lists_may_be_null_as_go_encodes_nil_slices() {
+    let op: clients::envelope::Operation = serde_json::from_value(serde_json::json!({
+        "id": "1", "class": "task", "status": "Running", "status_code": 103,
+        "resources": {"cluster": null, "instances": ["/1.0/instances/c1"]}
+    }))
+    .unwrap();
+    let resources = op.resources.unwrap();
+    assert_eq!(resources["cluster"], Vec::<String>::new());
+    assert_eq!(resources["instances"], vec!["/1.0/instances/c1".to_owned()]);
+}

@@ -677,7 +677,10 @@ where
                             step,
                             format!("listing volumes of pool {pool}"),
                         ))?;
-                if volumes.iter().any(|v| v.name == *name) {
+                // A clustered LXD lists every member's volumes: only one on
+                // this member counts (an unclustered one has no location).
+                let member = step.member();
+                if volumes.iter().any(|v| v.name == *name && (v.location.is_empty() || v.location == member)) {
                     return Ok(Outcome::AlreadyDone);
                 }
                 let body = StorageVolumesPost {
