@@ -27,6 +27,7 @@
 use serde::{Deserialize, Serialize};
 
 use config_loader::KeyPath;
+use config_loader::filter::Disk;
 use config_loader::model::{FilterRule, LocalPoolDriver, StorageFilters, System};
 
 use super::PlanError;
@@ -263,6 +264,16 @@ pub(crate) fn select(
         // 2. Local filters.
         let local_applies =
             input.system.local_disk.is_none() && driver.uses_disk() && !filters.local.is_empty();
+        let ceph_applies = input.system.ceph_disks.is_empty() && !filters.ceph.is_empty();
+        // What the filters see of each disk, built once per system rather
+        // than once per filter and disk.
+        let views: Vec<Disk> = if local_applies || ceph_applies {
+            disks.iter().map(InventoryDisk::filter_view).collect()
+        } else {
+            Vec::new()
+        };
+        let matches =
+            |rule: &FilterRule, i: usize| views.get(i).is_some_and(|v| rule.find.matches(v));
         if local_applies {
             let mut candidates = Vec::new();
             for (i, d) in disks.iter().enumerate() {
@@ -282,11 +293,7 @@ pub(crate) fn select(
             for (k, rule) in filters.local.iter().enumerate() {
                 let matched: Vec<&(usize, Option<String>)> = candidates
                     .iter()
-                    .filter(|(i, _)| {
-                        disks
-                            .get(*i)
-                            .is_some_and(|d| rule.find.matches(&d.filter_view()))
-                    })
+                    .filter(|(i, _)| matches(rule, *i))
                     .collect();
                 let mut m = FilterMatch {
                     system: name.to_owned(),
@@ -341,7 +348,7 @@ pub(crate) fn select(
         }
 
         // 3. Ceph filters.
-        if input.system.ceph_disks.is_empty() && !filters.ceph.is_empty() {
+        if ceph_applies {
             let mut candidates = Vec::new();
             for (i, d) in disks.iter().enumerate() {
                 if reserved[i] {
@@ -368,6 +375,7 @@ pub(crate) fn select(
                 }
             }
             for (k, rule) in filters.ceph.iter().enumerate() {
+                let filter = filter_key(Kind::Ceph, k);
                 let mut m = FilterMatch {
                     system: name.to_owned(),
                     disks: Vec::new(),
@@ -375,7 +383,7 @@ pub(crate) fn select(
                 };
                 candidates.retain(|(i, already)| {
                     let Some(d) = disks.get(*i) else { return false };
-                    if !rule.find.matches(&d.filter_view()) {
+                    if !matches(rule, *i) {
                         return true;
                     }
                     m.disks.push(d.id.clone());
@@ -383,7 +391,7 @@ pub(crate) fn select(
                         path: d.path(),
                         disk: Some(d.id.clone()),
                         source: DiskSource::Filter {
-                            filter: filter_key(Kind::Ceph, k),
+                            filter: filter.clone(),
                         },
                         wipe: rule.wipe,
                         encrypt: rule.encrypt,
@@ -465,17 +473,20 @@ fn check_bounds(
     matched: &[FilterMatch],
     errors: &mut Vec<PlanError>,
 ) {
-    let detail = matched
-        .iter()
-        .map(|m| {
-            if m.disks.is_empty() {
-                format!("{}: none", m.system)
-            } else {
-                format!("{}: {}", m.system, m.disks.join(", "))
-            }
-        })
-        .collect::<Vec<_>>()
-        .join("; ");
+    // Only built for an error message: it lists every system.
+    let detail = || {
+        matched
+            .iter()
+            .map(|m| {
+                if m.disks.is_empty() {
+                    format!("{}: none", m.system)
+                } else {
+                    format!("{}: {}", m.system, m.disks.join(", "))
+                }
+            })
+            .collect::<Vec<_>>()
+            .join("; ")
+    };
     let find = rule.find.source();
     let path = KeyPath::root().key("storage").key(kind.name()).index(k);
     let what = match kind {
@@ -491,8 +502,9 @@ fn check_bounds(
             system: None,
             path: path.key("find_min"),
             message: format!(
-                "not enough disks for filter \"{find}\": {what}, find_min is {}{unit} ({detail})",
-                rule.find_min
+                "not enough disks for filter \"{find}\": {what}, find_min is {}{unit} ({})",
+                rule.find_min,
+                detail()
             ),
             help: Some("widen the filter or lower find_min; disks with partitions, CD-ROMs, read-only, mounted and used disks are never candidates".into()),
         });
@@ -504,7 +516,8 @@ fn check_bounds(
             system: None,
             path: path.key("find_max"),
             message: format!(
-                "too many disks for filter \"{find}\": {what}, find_max is {max}{unit} ({detail})"
+                "too many disks for filter \"{find}\": {what}, find_max is {max}{unit} ({})",
+                detail()
             ),
             help: Some("narrow the filter or raise find_max".into()),
         });
