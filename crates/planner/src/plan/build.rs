@@ -60,6 +60,15 @@ impl Member<'_> {
     }
 }
 
+/// The first item called `name` in `items`, which must be sorted by `key`
+/// (as `members`, `joiners` and the disk selection's systems are): the same
+/// answer as `items.iter().find(|x| key(x) == name)`, in O(log n) rather
+/// than O(n), so that per-system lookups do not make planning quadratic.
+fn by_name<'s, T>(items: &'s [T], name: &str, key: impl Fn(&T) -> &str) -> Option<&'s T> {
+    let first = items.partition_point(|x| key(x) < name);
+    items.get(first).filter(|x| key(x) == name)
+}
+
 #[derive(Default)]
 struct Notes {
     errors: Vec<PlanError>,
@@ -125,6 +134,8 @@ pub(super) fn plan(preseed: &Preseed, inv: &Inventory) -> Result<Plan, PlanError
             ),
         }
     }
+    // Sorted by name: `by_name` relies on it (and so do the disk selection's
+    // systems and `joiners`, which keep this order).
     members.sort_by(|a, b| a.name().cmp(b.name()));
 
     // 2. The initiator.
@@ -175,7 +186,7 @@ pub(super) fn plan(preseed: &Preseed, inv: &Inventory) -> Result<Plan, PlanError
         return Err(PlanErrors(n.errors));
     };
     let init_name = init.name.as_str();
-    let init_path = match members.iter().find(|m| m.name() == init_name) {
+    let init_path = match by_name(&members, init_name, Member::name) {
         Some(m) => m.path(),
         None => match &preseed.initiator {
             Initiator::Name { .. } => KeyPath::root().key("initiator"),
@@ -485,7 +496,7 @@ fn check_versions(
             let si = if name == init.name {
                 Some(init)
             } else {
-                members.iter().find(|m| m.name() == name).map(|m| m.inv)
+                by_name(members, name, Member::name).map(|m| m.inv)
             };
             if let Some(v) = si.and_then(|si| service_version(si, svc)) {
                 seen.entry(v).or_default().push(name);
@@ -824,7 +835,7 @@ fn check_disk_features(
     n: &mut Notes,
 ) {
     for s in &selection.systems {
-        let Some(m) = members.iter().find(|m| m.name() == s.system) else {
+        let Some(m) = by_name(members, &s.system, Member::name) else {
             continue;
         };
         if let Some(local) = &s.local {
@@ -1052,14 +1063,11 @@ impl Ctx<'_> {
         if name == self.init_name() {
             return Some(self.init);
         }
-        self.members
-            .iter()
-            .find(|m| m.name() == name)
-            .map(|m| m.inv)
+        by_name(self.members, name, Member::name).map(|m| m.inv)
     }
 
     fn disks_of(&self, name: &str) -> Option<&SystemDisks> {
-        self.selection.systems.iter().find(|s| s.system == name)
+        by_name(&self.selection.systems, name, |s| s.system.as_str())
     }
 
     /// Done when `member`'s LXD config already has every key.
@@ -1565,10 +1573,7 @@ impl Ctx<'_> {
     }
 
     fn underlay(&self, name: &str) -> Option<IpAddr> {
-        self.members
-            .iter()
-            .find(|m| m.name() == name)
-            .and_then(|m| m.sys.ovn_underlay_ip)
+        by_name(self.members, name, Member::name).and_then(|m| m.sys.ovn_underlay_ip)
     }
 
     /// LXD `member_config` for a joiner in add mode (empty in bootstrap mode,
@@ -1661,7 +1666,8 @@ impl Ctx<'_> {
         for m in &names {
             let ready = self.lxd_ready(m);
             let mut pools: Vec<(&str, String, BTreeMap<String, String>)> = Vec::new();
-            if local_members.iter().any(|l| l == m) {
+            // `local_members` holds exactly the members with `has_local`.
+            if has_local(m) {
                 let mut cfg = BTreeMap::new();
                 if let Some(local) = self.disks_of(m).and_then(|d| d.local.as_ref()) {
                     cfg.insert("source".to_owned(), local.path.clone());
