@@ -28,7 +28,9 @@ use super::{
     Action, Decision, FORMAT_VERSION, MemberConfigKey, Phase, Plan, PlanError, PlanErrors,
     PlanMode, PlannedSystem, Role, Service, Status, Step, StepId, TokenField,
 };
-use crate::inventory::{ClusterState, Inventory, LxdService, SystemInventory};
+use crate::inventory::{
+    ClusterState, Inventory, LxdService, MicroCephClusterState, SystemInventory,
+};
 
 /// Ceph pools whose replication MicroCloud adjusts, in its order.
 const CEPH_POOLS: [&str; 5] = [
@@ -168,7 +170,8 @@ pub(super) fn plan(preseed: &Preseed, inv: &Inventory) -> Result<Plan, PlanError
             found
         }
     };
-    let cluster = inv.cluster().cloned().unwrap_or_default();
+    let no_cluster = ClusterState::default();
+    let cluster = inv.cluster().unwrap_or(&no_cluster);
     if !bootstrap && inv.cluster().is_none() {
         n.error(
             None,
@@ -199,7 +202,7 @@ pub(super) fn plan(preseed: &Preseed, inv: &Inventory) -> Result<Plan, PlanError
         .filter(|m| m.name() != init_name)
         .collect();
     let services = choose_services(
-        preseed, bootstrap, init, &init_path, &members, &cluster, &mut n,
+        preseed, bootstrap, init, &init_path, &members, cluster, &mut n,
     );
     check_versions(&services, init, &members, &mut n);
     for &svc in &services {
@@ -208,7 +211,7 @@ pub(super) fn plan(preseed: &Preseed, inv: &Inventory) -> Result<Plan, PlanError
     let use_ceph = services.contains(&Service::MicroCeph);
 
     // 5. Networking.
-    let networking = networking(preseed, bootstrap, init, &members, &cluster, &mut n);
+    let networking = networking(preseed, bootstrap, init, &members, cluster, &mut n);
 
     // 6. Disks.
     let driver = preseed.lxd.local_pool_driver;
@@ -219,16 +222,12 @@ pub(super) fn plan(preseed: &Preseed, inv: &Inventory) -> Result<Plan, PlanError
             inv: m.inv,
         })
         .collect();
-    let osds = cluster
-        .microceph
-        .as_ref()
-        .map(|c| c.osds.clone())
-        .unwrap_or_default();
+    let osds = cluster.microceph.as_ref().map_or(&[][..], |c| &c.osds[..]);
     let mut selection = disks::select(
         &inputs,
         &preseed.filters,
         driver,
-        &osds,
+        osds,
         bootstrap,
         &mut n.errors,
         &mut n.warnings,
@@ -239,12 +238,12 @@ pub(super) fn plan(preseed: &Preseed, inv: &Inventory) -> Result<Plan, PlanError
         }
     }
     check_disk_features(
-        preseed, bootstrap, init, &members, &selection, &cluster, &mut n,
+        preseed, bootstrap, init, &members, &selection, cluster, &mut n,
     );
 
     // 7. Ceph networks.
     let ceph_networks = if use_ceph {
-        ceph_networks(preseed, bootstrap, init, &members, &cluster, &mut n)
+        ceph_networks(preseed, bootstrap, init, &members, cluster, &mut n)
     } else {
         None
     };
@@ -262,7 +261,7 @@ pub(super) fn plan(preseed: &Preseed, inv: &Inventory) -> Result<Plan, PlanError
         services: &services,
         networking: &networking,
         selection: &selection,
-        cluster: &cluster,
+        cluster,
         ceph_networks,
     };
     let steps = ctx.steps(&mut n);
@@ -965,15 +964,14 @@ fn ceph_networks(
         }
         (public, internal, "")
     } else {
-        let state = cluster.microceph.clone().unwrap_or_default();
+        let (public, internal) = cluster
+            .microceph
+            .as_ref()
+            .map_or((None, None), |c| (c.public_network, c.cluster_network));
         if preseed.ceph.public_network.is_some() || preseed.ceph.internal_network.is_some() {
             n.warnings.push("ceph.public_network and ceph.internal_network are ignored when adding systems: the cluster's networks are used".into());
         }
-        (
-            state.public_network,
-            state.cluster_network,
-            " of the existing cluster",
-        )
+        (public, internal, " of the existing cluster")
     };
     for (key, net) in [("public_network", public), ("internal_network", internal)] {
         let Some(net) = net else { continue };
@@ -1114,8 +1112,31 @@ impl Ctx<'_> {
         }
     }
 
+    /// An upper bound of the number of steps [`Ctx::steps`] builds, so that
+    /// the list is allocated once: a `Step` is a few hundred bytes, and
+    /// doubling a list of tens of thousands of them would leave up to half
+    /// of it unused. Only a capacity: an estimate that is too low costs a
+    /// reallocation, never a wrong plan.
+    fn step_count_bound(&self) -> usize {
+        let members = self.members.len();
+        let ceph_disks: usize = self.selection.systems.iter().map(|s| s.ceph.len()).sum();
+        // Bootstrap: two microclusters, LXD config and bootstrap.
+        4
+            // Join: a token and a join per microcluster, LXD token, join, config.
+            + 7 * self.joiners.len()
+            // Ceph: one per disk, replication.
+            + ceph_disks + 1
+            // Resources: northbound; three pending pools and a pending
+            // network per member; three pools and two networks.
+            + 1 + 4 * members + 5
+            // Profile.
+            + 1
+            // Members: two volumes and the storage config each.
+            + 3 * members
+    }
+
     fn steps(&self, n: &mut Notes) -> Vec<Step> {
-        let mut steps = Vec::new();
+        let mut steps = Vec::with_capacity(self.step_count_bound());
         let init = self.init_name().to_owned();
         let sock = |addr: IpAddr, svc: Service| SocketAddr::new(addr, svc.port());
 
@@ -1318,12 +1339,12 @@ impl Ctx<'_> {
         }
 
         // --- Ceph -----------------------------------------------------------
-        let mut osd_steps = Vec::new();
         if self.uses(Service::MicroCeph) {
-            let mut planned: BTreeSet<(String, String)> = BTreeSet::new();
+            let mut osd_steps = Vec::new();
+            let mut planned: BTreeSet<(&str, &str)> = BTreeSet::new();
             for s in &self.selection.systems {
                 for d in &s.ceph {
-                    planned.insert((s.system.clone(), d.path.clone()));
+                    planned.insert((&s.system, &d.path));
                     let sid = id(format!("microceph.disk[{}]@{}", d.path, s.system));
                     let dep = if self.bootstrap && s.system == init {
                         id(format!("microceph.bootstrap@{init}"))
@@ -1353,18 +1374,25 @@ impl Ctx<'_> {
                     osd_steps.push(sid);
                 }
             }
-            let state = self.cluster.microceph.clone().unwrap_or_default();
+            let no_state = MicroCephClusterState::default();
+            let state = self.cluster.microceph.as_ref().unwrap_or(&no_state);
+            // OSDs already planned on their system (`already` is `osd.N`).
+            let planned_osds: BTreeSet<(&str, &str)> = self
+                .selection
+                .systems
+                .iter()
+                .flat_map(|s| {
+                    s.ceph
+                        .iter()
+                        .filter_map(|d| Some((s.system.as_str(), d.already.as_deref()?)))
+                })
+                .collect();
             let existing_other = state
                 .osds
                 .iter()
                 .filter(|o| {
-                    !planned.contains(&(o.location.clone(), o.path.clone()))
-                        && !self.selection.systems.iter().any(|s| {
-                            s.system == o.location
-                                && s.ceph.iter().any(|d| {
-                                    d.already.as_deref() == Some(&format!("osd.{}", o.osd))
-                                })
-                        })
+                    !planned.contains(&(o.location.as_str(), o.path.as_str()))
+                        && !planned_osds.contains(&(o.location.as_str(), &format!("osd.{}", o.osd)))
                 })
                 .count();
             let total = planned.len() + existing_other;
@@ -1386,10 +1414,11 @@ impl Ctx<'_> {
                         "osd_pool_default_size already is {size} and no MicroCloud pool is smaller"
                     )
                 });
-                let mut deps = osd_steps.clone();
+                let mut deps = Vec::with_capacity(osd_steps.len() + 1);
                 if self.bootstrap {
-                    deps.insert(0, id(format!("microceph.bootstrap@{init}")));
+                    deps.push(id(format!("microceph.bootstrap@{init}")));
                 }
+                deps.append(&mut osd_steps);
                 steps.push(self.step(
                     id("microceph.replication"),
                     Phase::Ceph,
@@ -1751,13 +1780,15 @@ impl Ctx<'_> {
                 .filter(|p| p.status == "Created")
                 .map(|_| format!("network {net} already exists"))
         };
-        let final_pool = |steps: &mut Vec<Step>,
-                          pool: &str,
-                          drv: &str,
-                          desc: &str,
-                          cfg: BTreeMap<String, String>,
-                          extra: Vec<StepId>| {
-            let mut deps = pending.get(pool).cloned().unwrap_or_default();
+        // Each pool and network is finalised once: its pending steps move
+        // into the dependencies of the step creating it.
+        let mut final_pool = |steps: &mut Vec<Step>,
+                              pool: &str,
+                              drv: &str,
+                              desc: &str,
+                              cfg: BTreeMap<String, String>,
+                              extra: Vec<StepId>| {
+            let mut deps = pending.remove(pool).unwrap_or_default();
             deps.extend(extra);
             let sid = id(format!("lxd.pool.{pool}"));
             steps.push(self.step(
@@ -1863,7 +1894,7 @@ impl Ctx<'_> {
                         description: "Uplink for OVN networks".into(),
                         config: cfg,
                     },
-                    pending.get("UPLINK").cloned().unwrap_or_default(),
+                    pending.remove("UPLINK").unwrap_or_default(),
                     todo_or(net_created("UPLINK")),
                 ));
                 let mut deps = vec![uplink];
@@ -1908,7 +1939,7 @@ impl Ctx<'_> {
                             ("fan.underlay_subnet", subnet.as_str()),
                         ]),
                     },
-                    pending.get("lxdfan0").cloned().unwrap_or_default(),
+                    pending.remove("lxdfan0").unwrap_or_default(),
                     todo_or(net_created("lxdfan0")),
                 ));
                 *eth0 = Some(("lxdfan0".into(), sid));
