@@ -1341,16 +1341,24 @@ impl Ctx<'_> {
         // --- Ceph -----------------------------------------------------------
         if self.uses(Service::MicroCeph) {
             let mut osd_steps = Vec::new();
-            let mut planned: BTreeSet<(&str, &str)> = BTreeSet::new();
+            // Distinct (system, path) pairs planned as OSDs. System names are
+            // unique (a `Preseed` invariant), so distinct paths per system.
+            let mut planned = 0;
             for s in &self.selection.systems {
+                if s.ceph.is_empty() {
+                    continue;
+                }
+                let mut paths: Vec<&str> = s.ceph.iter().map(|d| d.path.as_str()).collect();
+                paths.sort_unstable();
+                paths.dedup();
+                planned += paths.len();
+                let dep = if self.bootstrap && s.system == init {
+                    id(format!("microceph.bootstrap@{init}"))
+                } else {
+                    id(format!("microceph.join@{}", s.system))
+                };
                 for d in &s.ceph {
-                    planned.insert((&s.system, &d.path));
                     let sid = id(format!("microceph.disk[{}]@{}", d.path, s.system));
-                    let dep = if self.bootstrap && s.system == init {
-                        id(format!("microceph.bootstrap@{init}"))
-                    } else {
-                        id(format!("microceph.join@{}", s.system))
-                    };
                     steps.push(
                         self.step(
                             sid.clone(),
@@ -1363,7 +1371,7 @@ impl Ctx<'_> {
                                 wipe: d.wipe,
                                 encrypt: d.encrypt,
                             },
-                            vec![dep],
+                            vec![dep.clone()],
                             todo_or(
                                 d.already
                                     .as_ref()
@@ -1376,26 +1384,22 @@ impl Ctx<'_> {
             }
             let no_state = MicroCephClusterState::default();
             let state = self.cluster.microceph.as_ref().unwrap_or(&no_state);
-            // OSDs already planned on their system (`already` is `osd.N`).
-            let planned_osds: BTreeSet<(&str, &str)> = self
-                .selection
-                .systems
-                .iter()
-                .flat_map(|s| {
-                    s.ceph
-                        .iter()
-                        .filter_map(|d| Some((s.system.as_str(), d.already.as_deref()?)))
-                })
-                .collect();
+            // Existing OSDs that are not planned on their system, by path or
+            // as what a planned disk already is (`osd.N`).
             let existing_other = state
                 .osds
                 .iter()
                 .filter(|o| {
-                    !planned.contains(&(o.location.as_str(), o.path.as_str()))
-                        && !planned_osds.contains(&(o.location.as_str(), &format!("osd.{}", o.osd)))
+                    let osd = format!("osd.{}", o.osd);
+                    !by_name(&self.selection.systems, &o.location, |s| s.system.as_str())
+                        .is_some_and(|s| {
+                            s.ceph.iter().any(|d| {
+                                d.path == o.path || d.already.as_deref() == Some(osd.as_str())
+                            })
+                        })
                 })
                 .count();
-            let total = planned.len() + existing_other;
+            let total = planned + existing_other;
             if total > 0 {
                 let size = u32::try_from(total.min(3)).unwrap_or(3);
                 n.decide(
