@@ -198,6 +198,9 @@ pub(crate) fn select(
     // Per filter: what it took on each system it applied to.
     let mut local_matches: Vec<Vec<FilterMatch>> = vec![Vec::new(); filters.local.len()];
     let mut ceph_matches: Vec<Vec<FilterMatch>> = vec![Vec::new(); filters.ceph.len()];
+    // What the filters see of each disk of the current system: refilled per
+    // system (reusing the buffers), once rather than per filter and disk.
+    let mut views: Vec<Disk> = Vec::new();
 
     for input in inputs {
         let name = input.system.name.as_str();
@@ -265,13 +268,15 @@ pub(crate) fn select(
         let local_applies =
             input.system.local_disk.is_none() && driver.uses_disk() && !filters.local.is_empty();
         let ceph_applies = input.system.ceph_disks.is_empty() && !filters.ceph.is_empty();
-        // What the filters see of each disk, built once per system rather
-        // than once per filter and disk.
-        let views: Vec<Disk> = if local_applies || ceph_applies {
-            disks.iter().map(InventoryDisk::filter_view).collect()
+        if local_applies || ceph_applies {
+            views.resize_with(disks.len(), Disk::default);
+            for (view, d) in views.iter_mut().zip(disks) {
+                d.write_filter_view(view);
+            }
         } else {
-            Vec::new()
-        };
+            views.clear();
+        }
+        let views = &views;
         let matches =
             |rule: &FilterRule, i: usize| views.get(i).is_some_and(|v| rule.find.matches(v));
         if local_applies {
