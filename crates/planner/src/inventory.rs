@@ -229,6 +229,11 @@ pub struct MicroclusterService {
     pub cluster_members: Vec<String>,
 }
 
+/// Directory of the disks' `/dev/disk/by-id` names.
+const BY_ID: &str = "/dev/disk/by-id/";
+/// Directory of the disks' `/dev/disk/by-path` names.
+const BY_PATH: &str = "/dev/disk/by-path/";
+
 /// A disk: every field of [`Disk`] (LXD's names), plus what uses it.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -308,21 +313,25 @@ impl InventoryDisk {
     /// `/dev/disk/by-id/<device_id>`, else `/dev/disk/by-path/<device_path>`,
     /// else `/dev/<id>`.
     pub fn path(&self) -> String {
+        // Concatenated (exact size, no formatting machinery): called for
+        // every selected disk.
         if !self.device_id.is_empty() {
-            format!("/dev/disk/by-id/{}", self.device_id)
+            [BY_ID, &self.device_id].concat()
         } else if !self.device_path.is_empty() {
-            format!("/dev/disk/by-path/{}", self.device_path)
+            [BY_PATH, &self.device_path].concat()
         } else {
-            format!("/dev/{}", self.id)
+            ["/dev/", &self.id].concat()
         }
     }
 
-    /// Whether `path` names this disk by any of its three names.
+    /// Whether `path` names this disk by any of its three names (compared
+    /// in place, without building the names).
     pub fn is_named(&self, path: &str) -> bool {
-        path == format!("/dev/{}", self.id)
-            || (!self.device_id.is_empty() && path == format!("/dev/disk/by-id/{}", self.device_id))
+        path.strip_prefix("/dev/") == Some(self.id.as_str())
+            || (!self.device_id.is_empty()
+                && path.strip_prefix(BY_ID) == Some(self.device_id.as_str()))
             || (!self.device_path.is_empty()
-                && path == format!("/dev/disk/by-path/{}", self.device_path))
+                && path.strip_prefix(BY_PATH) == Some(self.device_path.as_str()))
     }
 
     /// The fields a disk filter can test.
@@ -611,7 +620,13 @@ mod tests {
         d.device_id = "nvme-x".into();
         assert_eq!(d.path(), "/dev/disk/by-id/nvme-x");
         assert!(d.is_named("/dev/sdb") && d.is_named("/dev/disk/by-path/pci-0000:05:00.0"));
+        assert!(d.is_named("/dev/disk/by-id/nvme-x"));
         assert!(!d.is_named("/dev/sdc"));
+        assert!(!d.is_named("/dev/disk/by-id/nvme-x2") && !d.is_named("/dev/disk/by-id/"));
+        assert!(!d.is_named("/dev/disk/by-path/nvme-x") && !d.is_named("sdb"));
+        // An empty name never matches its bare directory.
+        d.device_id.clear();
+        assert!(!d.is_named("/dev/disk/by-id/"));
     }
 
     #[test]

@@ -1020,6 +1020,21 @@ fn id(s: impl Into<String>) -> StepId {
     StepId(s.into())
 }
 
+/// A per-member step id, `<what>@<member>` with `what` given in parts (e.g.
+/// `id_at(&["lxd.join"], "micro02")` is `lxd.join@micro02`). Concatenated
+/// into a string of the exact size: a plan has tens of thousands of ids, and
+/// `format!` costs several times more.
+fn id_at(what: &[&str], member: &str) -> StepId {
+    let len = what.iter().map(|w| w.len()).sum::<usize>() + 1 + member.len();
+    let mut s = String::with_capacity(len);
+    for w in what {
+        s.push_str(w);
+    }
+    s.push('@');
+    s.push_str(member);
+    StepId(s)
+}
+
 fn config<const N: usize>(pairs: [(&str, &str); N]) -> BTreeMap<String, String> {
     pairs
         .into_iter()
@@ -1079,9 +1094,9 @@ impl Ctx<'_> {
     /// The step that makes `member` part of the LXD cluster.
     fn lxd_ready(&self, member: &str) -> StepId {
         if self.bootstrap && member == self.init_name() {
-            id(format!("lxd.bootstrap@{member}"))
+            id_at(&["lxd.bootstrap"], member)
         } else {
-            id(format!("lxd.join@{member}"))
+            id_at(&["lxd.join"], member)
         }
     }
 
@@ -1159,7 +1174,7 @@ impl Ctx<'_> {
                     cfg.insert("ovn-encap-ip".to_owned(), ip.to_string());
                 }
                 steps.push(self.step(
-                    id(format!("{}.bootstrap@{init}", svc.id_prefix())),
+                    id_at(&[svc.id_prefix(), ".bootstrap"], &init),
                     Phase::Bootstrap,
                     &init,
                     None,
@@ -1190,7 +1205,7 @@ impl Ctx<'_> {
             }
             let done = self.config_done(&init, &cfg);
             steps.push(self.step(
-                id(format!("lxd.config.bootstrap@{init}")),
+                id_at(&["lxd.config.bootstrap"], &init),
                 Phase::Bootstrap,
                 &init,
                 None,
@@ -1200,7 +1215,7 @@ impl Ctx<'_> {
                 todo_or(done),
             ));
             steps.push(self.step(
-                id(format!("lxd.bootstrap@{init}")),
+                id_at(&["lxd.bootstrap"], &init),
                 Phase::Bootstrap,
                 &init,
                 None,
@@ -1208,7 +1223,7 @@ impl Ctx<'_> {
                 Action::BootstrapLxd {
                     server_name: init.clone(),
                 },
-                vec![id(format!("lxd.config.bootstrap@{init}"))],
+                vec![id_at(&["lxd.config.bootstrap"], &init)],
                 todo_or(self.joined_why(Service::Lxd, &init)),
             ));
         }
@@ -1216,15 +1231,15 @@ impl Ctx<'_> {
         // --- Join -----------------------------------------------------------
         for j in self.joiners {
             let name = j.name();
-            let mut lxd_deps = vec![id(format!("lxd.token@{name}"))];
+            let mut lxd_deps = vec![id_at(&["lxd.token"], name)];
             for svc in [Service::MicroCeph, Service::MicroOvn] {
                 if !self.uses(svc) {
                     continue;
                 }
                 let p = svc.id_prefix();
-                let token = id(format!("{p}.token@{name}"));
+                let token = id_at(&[p, ".token"], name);
                 let deps = if self.bootstrap {
-                    vec![id(format!("{p}.bootstrap@{init}"))]
+                    vec![id_at(&[p, ".bootstrap"], &init)]
                 } else {
                     Vec::new()
                 };
@@ -1251,7 +1266,7 @@ impl Ctx<'_> {
                 {
                     cfg.insert("ovn-encap-ip".to_owned(), ip.to_string());
                 }
-                let join = id(format!("{p}.join@{name}"));
+                let join = id_at(&[p, ".join"], name);
                 let mut step = self.step(
                     join.clone(),
                     Phase::Join,
@@ -1264,14 +1279,14 @@ impl Ctx<'_> {
                         token_from: token,
                         config: cfg,
                     },
-                    vec![id(format!("{p}.token@{name}"))],
+                    vec![id_at(&[p, ".token"], name)],
                     todo_or(self.joined_why(svc, name)),
                 );
-                step.serial_group = Some(format!("{p}.join"));
+                step.serial_group = Some([p, ".join"].concat());
                 steps.push(step);
                 lxd_deps.push(join);
             }
-            let token = id(format!("lxd.token@{name}"));
+            let token = id_at(&["lxd.token"], name);
             steps.push(self.step(
                 token.clone(),
                 Phase::Join,
@@ -1283,7 +1298,7 @@ impl Ctx<'_> {
                     expire_after_secs: None,
                 },
                 if self.bootstrap {
-                    vec![id(format!("lxd.bootstrap@{init}"))]
+                    vec![id_at(&["lxd.bootstrap"], &init)]
                 } else {
                     Vec::new()
                 },
@@ -1306,7 +1321,7 @@ impl Ctx<'_> {
                     TokenField::ClusterPassword
                 };
             let mut step = self.step(
-                id(format!("lxd.join@{name}")),
+                id_at(&["lxd.join"], name),
                 Phase::Join,
                 name,
                 None,
@@ -1327,13 +1342,13 @@ impl Ctx<'_> {
             let cfg = config([("core.https_address", "[::]:8443")]);
             let done = self.config_done(name, &cfg);
             steps.push(self.step(
-                id(format!("lxd.config.join@{name}")),
+                id_at(&["lxd.config.join"], name),
                 Phase::Join,
                 name,
                 None,
                 Service::Lxd,
                 Action::SetServerConfig { config: cfg },
-                vec![id(format!("lxd.join@{name}"))],
+                vec![id_at(&["lxd.join"], name)],
                 todo_or(done),
             ));
         }
@@ -1353,12 +1368,12 @@ impl Ctx<'_> {
                 paths.dedup();
                 planned += paths.len();
                 let dep = if self.bootstrap && s.system == init {
-                    id(format!("microceph.bootstrap@{init}"))
+                    id_at(&["microceph.bootstrap"], &init)
                 } else {
-                    id(format!("microceph.join@{}", s.system))
+                    id_at(&["microceph.join"], &s.system)
                 };
                 for d in &s.ceph {
-                    let sid = id(format!("microceph.disk[{}]@{}", d.path, s.system));
+                    let sid = id_at(&["microceph.disk[", &d.path, "]"], &s.system);
                     steps.push(
                         self.step(
                             sid.clone(),
@@ -1420,7 +1435,7 @@ impl Ctx<'_> {
                 });
                 let mut deps = Vec::with_capacity(osd_steps.len() + 1);
                 if self.bootstrap {
-                    deps.push(id(format!("microceph.bootstrap@{init}")));
+                    deps.push(id_at(&["microceph.bootstrap"], &init));
                 }
                 deps.append(&mut osd_steps);
                 steps.push(self.step(
@@ -1446,12 +1461,12 @@ impl Ctx<'_> {
         {
             let mut deps = Vec::new();
             if self.bootstrap {
-                deps.push(id(format!("lxd.bootstrap@{init}")));
-                deps.push(id(format!("microovn.bootstrap@{init}")));
+                deps.push(id_at(&["lxd.bootstrap"], &init));
+                deps.push(id_at(&["microovn.bootstrap"], &init));
             }
             let mut all_joined = true;
             for j in self.joiners {
-                deps.push(id(format!("microovn.join@{}", j.name())));
+                deps.push(id_at(&["microovn.join"], j.name()));
                 all_joined &= self.joined(Service::MicroOvn, j.name());
             }
             let current = lxd_of(self.init)
@@ -1558,11 +1573,11 @@ impl Ctx<'_> {
         for m in &local_members {
             let mut vol_ids = Vec::new();
             for vol in ["images", "backups"] {
-                let sid = id(format!("lxd.volume.local/{vol}@{m}"));
+                let sid = id_at(&["lxd.volume.local/", vol], m);
                 let dep = if self.bootstrap {
                     id("lxd.pool.local")
                 } else {
-                    id(format!("lxd.join@{m}"))
+                    id_at(&["lxd.join"], m)
                 };
                 let done = self
                     .cluster
@@ -1592,7 +1607,7 @@ impl Ctx<'_> {
             ]);
             let done = self.config_done(m, &cfg);
             steps.push(self.step(
-                id(format!("lxd.config.storage@{m}")),
+                id_at(&["lxd.config.storage"], m),
                 Phase::Members,
                 &init,
                 Some(m),
@@ -1727,7 +1742,7 @@ impl Ctx<'_> {
                 pools.push(("remote-fs", "cephfs".into(), cfg));
             }
             for (pool, drv, cfg) in pools {
-                let sid = id(format!("lxd.pool.{pool}.pending@{m}"));
+                let sid = id_at(&["lxd.pool.", pool, ".pending"], m);
                 steps.push(self.step(
                     sid.clone(),
                     Phase::Resources,
@@ -1752,7 +1767,7 @@ impl Ctx<'_> {
                 Networking::None => None,
             };
             if let Some((net, kind, cfg)) = net {
-                let sid = id(format!("lxd.network.{net}.pending@{m}"));
+                let sid = id_at(&["lxd.network.", net, ".pending"], m);
                 steps.push(self.step(
                     sid.clone(),
                     Phase::Resources,
@@ -1903,9 +1918,9 @@ impl Ctx<'_> {
                 ));
                 let mut deps = vec![uplink];
                 deps.extend(nb_step);
-                deps.push(id(format!("microovn.bootstrap@{init}")));
+                deps.push(id_at(&["microovn.bootstrap"], &init));
                 for j in self.joiners {
-                    deps.push(id(format!("microovn.join@{}", j.name())));
+                    deps.push(id_at(&["microovn.join"], j.name()));
                 }
                 let sid = id("lxd.network.default");
                 steps.push(self.step(
