@@ -379,6 +379,8 @@ pub(crate) fn select(
                     }),
                 }
             }
+            // At most every candidate is taken: one allocation, trimmed after.
+            out.ceph.reserve_exact(candidates.len());
             for (k, rule) in filters.ceph.iter().enumerate() {
                 let filter = filter_key(Kind::Ceph, k);
                 let mut m = FilterMatch {
@@ -408,6 +410,7 @@ pub(crate) fn select(
                     list.push(m);
                 }
             }
+            out.ceph.shrink_to_fit();
         }
         systems.push(out);
     }
