@@ -263,6 +263,13 @@ pub(super) fn plan(preseed: &Preseed, inv: &Inventory) -> Result<Plan, PlanError
         selection: &selection,
         cluster,
         ceph_networks,
+        clustered: [Service::Lxd, Service::MicroCeph, Service::MicroOvn]
+            .into_iter()
+            .map(|svc| {
+                let members = service_members(init, svc).iter().map(String::as_str);
+                (svc, members.collect())
+            })
+            .collect(),
     };
     let steps = ctx.steps(&mut n);
 
@@ -1014,6 +1021,9 @@ struct Ctx<'a> {
     selection: &'a DiskSelection,
     cluster: &'a ClusterState,
     ceph_networks: Option<(IpNet, IpNet)>,
+    /// Per service, the members of the initiator's cluster (for
+    /// [`Ctx::joined`], asked for every joiner).
+    clustered: BTreeMap<Service, BTreeSet<&'a str>>,
 }
 
 fn id(s: impl Into<String>) -> StepId {
@@ -1060,7 +1070,9 @@ impl Ctx<'_> {
 
     /// Whether `name` already is a member of the initiator's `svc` cluster.
     fn joined(&self, svc: Service, name: &str) -> bool {
-        service_members(self.init, svc).iter().any(|m| m == name)
+        self.clustered
+            .get(&svc)
+            .is_some_and(|members| members.contains(name))
     }
 
     fn joined_why(&self, svc: Service, name: &str) -> Option<String> {
@@ -1570,6 +1582,16 @@ impl Ctx<'_> {
         }
 
         // --- Members ----------------------------------------------------------
+        // Existing volumes of the `local` pool, as (volume, member), looked
+        // up once per member and volume.
+        let local_volumes: BTreeSet<(&str, &str)> = self
+            .cluster
+            .lxd
+            .volumes
+            .iter()
+            .filter(|v| v.pool == "local")
+            .map(|v| (v.name.as_str(), v.member.as_str()))
+            .collect();
         for m in &local_members {
             let mut vol_ids = Vec::new();
             for vol in ["images", "backups"] {
@@ -1579,12 +1601,8 @@ impl Ctx<'_> {
                 } else {
                     id_at(&["lxd.join"], m)
                 };
-                let done = self
-                    .cluster
-                    .lxd
-                    .volumes
-                    .iter()
-                    .any(|v| v.pool == "local" && v.name == vol && &v.member == m)
+                let done = local_volumes
+                    .contains(&(vol, m.as_str()))
                     .then(|| format!("volume local/{vol} already exists on {m}"));
                 steps.push(self.step(
                     sid.clone(),

@@ -25,6 +25,7 @@
 //! same disks.
 
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 
 use config_loader::KeyPath;
 use config_loader::filter::Disk;
@@ -201,6 +202,12 @@ pub(crate) fn select(
     // What the filters see of each disk of the current system: refilled per
     // system (reusing the buffers), once rather than per filter and disk.
     let mut views: Vec<Disk> = Vec::new();
+    // The existing OSDs by member, in list order: looked up per direct Ceph
+    // disk, which would otherwise scan every OSD of the cluster.
+    let mut osds_of: BTreeMap<&str, Vec<&Osd>> = BTreeMap::new();
+    for o in osds {
+        osds_of.entry(o.location.as_str()).or_default().push(o);
+    }
 
     for input in inputs {
         let name = input.system.name.as_str();
@@ -246,11 +253,10 @@ pub(crate) fn select(
             let already = disk
                 .and_then(|d| d.ceph_osd)
                 .or_else(|| {
-                    osds.iter()
-                        .find(|o| {
-                            o.location == name
-                                && (o.path == path || disk.is_some_and(|d| d.is_named(&o.path)))
-                        })
+                    osds_of
+                        .get(name)?
+                        .iter()
+                        .find(|o| o.path == path || disk.is_some_and(|d| d.is_named(&o.path)))
                         .map(|o| o.osd)
                 })
                 .map(|osd| format!("osd.{osd}"));
