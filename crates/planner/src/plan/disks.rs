@@ -282,7 +282,6 @@ pub(crate) fn select(
         } else {
             views.clear();
         }
-        let views = &views;
         let matches =
             |rule: &FilterRule, i: usize| views.get(i).is_some_and(|v| rule.find.matches(v));
         if local_applies {
