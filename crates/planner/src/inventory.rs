@@ -229,6 +229,11 @@ pub struct MicroclusterService {
     pub cluster_members: Vec<String>,
 }
 
+/// Directory of the disks' `/dev/disk/by-id` names.
+const BY_ID: &str = "/dev/disk/by-id/";
+/// Directory of the disks' `/dev/disk/by-path` names.
+const BY_PATH: &str = "/dev/disk/by-path/";
+
 /// A disk: every field of [`Disk`] (LXD's names), plus what uses it.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -308,47 +313,58 @@ impl InventoryDisk {
     /// `/dev/disk/by-id/<device_id>`, else `/dev/disk/by-path/<device_path>`,
     /// else `/dev/<id>`.
     pub fn path(&self) -> String {
+        // Concatenated (exact size, no formatting machinery): called for
+        // every selected disk.
         if !self.device_id.is_empty() {
-            format!("/dev/disk/by-id/{}", self.device_id)
+            [BY_ID, &self.device_id].concat()
         } else if !self.device_path.is_empty() {
-            format!("/dev/disk/by-path/{}", self.device_path)
+            [BY_PATH, &self.device_path].concat()
         } else {
-            format!("/dev/{}", self.id)
+            ["/dev/", &self.id].concat()
         }
     }
 
-    /// Whether `path` names this disk by any of its three names.
+    /// Whether `path` names this disk by any of its three names (compared
+    /// in place, without building the names).
     pub fn is_named(&self, path: &str) -> bool {
-        path == format!("/dev/{}", self.id)
-            || (!self.device_id.is_empty() && path == format!("/dev/disk/by-id/{}", self.device_id))
+        path.strip_prefix("/dev/") == Some(self.id.as_str())
+            || (!self.device_id.is_empty()
+                && path.strip_prefix(BY_ID) == Some(self.device_id.as_str()))
             || (!self.device_path.is_empty()
-                && path == format!("/dev/disk/by-path/{}", self.device_path))
+                && path.strip_prefix(BY_PATH) == Some(self.device_path.as_str()))
     }
 
     /// The fields a disk filter can test.
     pub fn filter_view(&self) -> Disk {
-        Disk {
-            id: self.id.clone(),
-            device: self.device.clone(),
-            model: self.model.clone(),
-            r#type: self.kind.clone(),
-            read_only: self.read_only,
-            mounted: self.mounted,
-            size: self.size,
-            removable: self.removable,
-            wwn: self.wwn.clone(),
-            numa_node: self.numa_node,
-            device_path: self.device_path.clone(),
-            block_size: self.block_size,
-            firmware_version: self.firmware_version.clone(),
-            rpm: self.rpm,
-            serial: self.serial.clone(),
-            device_id: self.device_id.clone(),
-            pci_address: self.pci_address.clone(),
-            usb_address: self.usb_address.clone(),
-            device_fs_uuid: self.device_fs_uuid.clone(),
-            used_by: self.used_by.clone(),
-        }
+        let mut view = Disk::default();
+        self.write_filter_view(&mut view);
+        view
+    }
+
+    /// Overwrites `view` with [`filter_view`](Self::filter_view), reusing
+    /// its strings' buffers: the disk selection refills one set of views
+    /// per system instead of allocating every text field of every disk.
+    pub(crate) fn write_filter_view(&self, view: &mut Disk) {
+        view.id.clone_from(&self.id);
+        view.device.clone_from(&self.device);
+        view.model.clone_from(&self.model);
+        view.r#type.clone_from(&self.kind);
+        view.read_only = self.read_only;
+        view.mounted = self.mounted;
+        view.size = self.size;
+        view.removable = self.removable;
+        view.wwn.clone_from(&self.wwn);
+        view.numa_node = self.numa_node;
+        view.device_path.clone_from(&self.device_path);
+        view.block_size = self.block_size;
+        view.firmware_version.clone_from(&self.firmware_version);
+        view.rpm = self.rpm;
+        view.serial.clone_from(&self.serial);
+        view.device_id.clone_from(&self.device_id);
+        view.pci_address.clone_from(&self.pci_address);
+        view.usb_address.clone_from(&self.usb_address);
+        view.device_fs_uuid.clone_from(&self.device_fs_uuid);
+        view.used_by.clone_from(&self.used_by);
     }
 }
 
@@ -604,7 +620,85 @@ mod tests {
         d.device_id = "nvme-x".into();
         assert_eq!(d.path(), "/dev/disk/by-id/nvme-x");
         assert!(d.is_named("/dev/sdb") && d.is_named("/dev/disk/by-path/pci-0000:05:00.0"));
+        assert!(d.is_named("/dev/disk/by-id/nvme-x"));
         assert!(!d.is_named("/dev/sdc"));
+        assert!(!d.is_named("/dev/disk/by-id/nvme-x2") && !d.is_named("/dev/disk/by-id/"));
+        assert!(!d.is_named("/dev/disk/by-path/nvme-x") && !d.is_named("sdb"));
+        // An empty name never matches its bare directory.
+        d.device_id.clear();
+        assert!(!d.is_named("/dev/disk/by-id/"));
+    }
+
+    #[test]
+    fn a_rewritten_filter_view_is_the_new_disks_view() {
+        let full = InventoryDisk {
+            id: "nvme0n1".into(),
+            device: "259:0".into(),
+            model: "Samsung".into(),
+            kind: "nvme".into(),
+            read_only: true,
+            mounted: true,
+            size: 1 << 40,
+            removable: true,
+            wwn: "eui.1".into(),
+            numa_node: 1,
+            device_path: "pci-0000:01:00.0-nvme-1".into(),
+            block_size: 4096,
+            firmware_version: "1B2QEXM7".into(),
+            rpm: 7200,
+            serial: "S4EVNX0N".into(),
+            device_id: "nvme-Samsung_S4EVNX0N".into(),
+            pci_address: "0000:01:00.0".into(),
+            usb_address: "1:2".into(),
+            device_fs_uuid: "0b1c".into(),
+            used_by: "bcache".into(),
+            partitions: 2,
+            ceph_osd: Some(3),
+            lxd_pool: Some("local".into()),
+        };
+        let sparse = InventoryDisk {
+            id: "sdb".into(),
+            kind: "hdd".into(),
+            size: 1 << 30,
+            ..InventoryDisk::default()
+        };
+        // Every field, written out: a field the view forgets fails here.
+        let full_view = Disk {
+            id: "nvme0n1".into(),
+            device: "259:0".into(),
+            model: "Samsung".into(),
+            r#type: "nvme".into(),
+            read_only: true,
+            mounted: true,
+            size: 1 << 40,
+            removable: true,
+            wwn: "eui.1".into(),
+            numa_node: 1,
+            device_path: "pci-0000:01:00.0-nvme-1".into(),
+            block_size: 4096,
+            firmware_version: "1B2QEXM7".into(),
+            rpm: 7200,
+            serial: "S4EVNX0N".into(),
+            device_id: "nvme-Samsung_S4EVNX0N".into(),
+            pci_address: "0000:01:00.0".into(),
+            usb_address: "1:2".into(),
+            device_fs_uuid: "0b1c".into(),
+            used_by: "bcache".into(),
+        };
+        let sparse_view = Disk {
+            id: "sdb".into(),
+            r#type: "hdd".into(),
+            size: 1 << 30,
+            ..Disk::default()
+        };
+        assert_eq!(full.filter_view(), full_view);
+        assert_eq!(sparse.filter_view(), sparse_view);
+        // Rewriting a view in place leaves nothing of the previous disk.
+        let mut view = full.filter_view();
+        sparse.write_filter_view(&mut view);
+        assert_eq!(view, sparse_view);
+        full.write_filter_view(&mut view);
+        assert_eq!(view, full_view);
     }
 
     #[test]

@@ -28,7 +28,9 @@ use super::{
     Action, Decision, FORMAT_VERSION, MemberConfigKey, Phase, Plan, PlanError, PlanErrors,
     PlanMode, PlannedSystem, Role, Service, Status, Step, StepId, TokenField,
 };
-use crate::inventory::{ClusterState, Inventory, LxdService, SystemInventory};
+use crate::inventory::{
+    ClusterState, Inventory, LxdService, MicroCephClusterState, SystemInventory,
+};
 
 /// Ceph pools whose replication MicroCloud adjusts, in its order.
 const CEPH_POOLS: [&str; 5] = [
@@ -58,6 +60,15 @@ impl Member<'_> {
     fn path(&self) -> KeyPath {
         KeyPath::root().key("systems").index(self.index)
     }
+}
+
+/// The first item called `name` in `items`, which must be sorted by `key`
+/// (as `members`, `joiners` and the disk selection's systems are): the same
+/// answer as `items.iter().find(|x| key(x) == name)`, in O(log n) rather
+/// than O(n), so that per-system lookups do not make planning quadratic.
+fn by_name<'s, T>(items: &'s [T], name: &str, key: impl Fn(&T) -> &str) -> Option<&'s T> {
+    let first = items.partition_point(|x| key(x) < name);
+    items.get(first).filter(|x| key(x) == name)
 }
 
 #[derive(Default)]
@@ -125,6 +136,8 @@ pub(super) fn plan(preseed: &Preseed, inv: &Inventory) -> Result<Plan, PlanError
             ),
         }
     }
+    // Sorted by name: `by_name` relies on it (and so do the disk selection's
+    // systems and `joiners`, which keep this order).
     members.sort_by(|a, b| a.name().cmp(b.name()));
 
     // 2. The initiator.
@@ -157,7 +170,8 @@ pub(super) fn plan(preseed: &Preseed, inv: &Inventory) -> Result<Plan, PlanError
             found
         }
     };
-    let cluster = inv.cluster().cloned().unwrap_or_default();
+    let no_cluster = ClusterState::default();
+    let cluster = inv.cluster().unwrap_or(&no_cluster);
     if !bootstrap && inv.cluster().is_none() {
         n.error(
             None,
@@ -175,7 +189,7 @@ pub(super) fn plan(preseed: &Preseed, inv: &Inventory) -> Result<Plan, PlanError
         return Err(PlanErrors(n.errors));
     };
     let init_name = init.name.as_str();
-    let init_path = match members.iter().find(|m| m.name() == init_name) {
+    let init_path = match by_name(&members, init_name, Member::name) {
         Some(m) => m.path(),
         None => match &preseed.initiator {
             Initiator::Name { .. } => KeyPath::root().key("initiator"),
@@ -188,7 +202,7 @@ pub(super) fn plan(preseed: &Preseed, inv: &Inventory) -> Result<Plan, PlanError
         .filter(|m| m.name() != init_name)
         .collect();
     let services = choose_services(
-        preseed, bootstrap, init, &init_path, &members, &cluster, &mut n,
+        preseed, bootstrap, init, &init_path, &members, cluster, &mut n,
     );
     check_versions(&services, init, &members, &mut n);
     for &svc in &services {
@@ -197,7 +211,7 @@ pub(super) fn plan(preseed: &Preseed, inv: &Inventory) -> Result<Plan, PlanError
     let use_ceph = services.contains(&Service::MicroCeph);
 
     // 5. Networking.
-    let networking = networking(preseed, bootstrap, init, &members, &cluster, &mut n);
+    let networking = networking(preseed, bootstrap, init, &members, cluster, &mut n);
 
     // 6. Disks.
     let driver = preseed.lxd.local_pool_driver;
@@ -208,16 +222,12 @@ pub(super) fn plan(preseed: &Preseed, inv: &Inventory) -> Result<Plan, PlanError
             inv: m.inv,
         })
         .collect();
-    let osds = cluster
-        .microceph
-        .as_ref()
-        .map(|c| c.osds.clone())
-        .unwrap_or_default();
+    let osds = cluster.microceph.as_ref().map_or(&[][..], |c| &c.osds[..]);
     let mut selection = disks::select(
         &inputs,
         &preseed.filters,
         driver,
-        &osds,
+        osds,
         bootstrap,
         &mut n.errors,
         &mut n.warnings,
@@ -228,12 +238,12 @@ pub(super) fn plan(preseed: &Preseed, inv: &Inventory) -> Result<Plan, PlanError
         }
     }
     check_disk_features(
-        preseed, bootstrap, init, &members, &selection, &cluster, &mut n,
+        preseed, bootstrap, init, &members, &selection, cluster, &mut n,
     );
 
     // 7. Ceph networks.
     let ceph_networks = if use_ceph {
-        ceph_networks(preseed, bootstrap, init, &members, &cluster, &mut n)
+        ceph_networks(preseed, bootstrap, init, &members, cluster, &mut n)
     } else {
         None
     };
@@ -251,8 +261,15 @@ pub(super) fn plan(preseed: &Preseed, inv: &Inventory) -> Result<Plan, PlanError
         services: &services,
         networking: &networking,
         selection: &selection,
-        cluster: &cluster,
+        cluster,
         ceph_networks,
+        clustered: [Service::Lxd, Service::MicroCeph, Service::MicroOvn]
+            .into_iter()
+            .map(|svc| {
+                let members = service_members(init, svc).iter().map(String::as_str);
+                (svc, members.collect())
+            })
+            .collect(),
     };
     let steps = ctx.steps(&mut n);
 
@@ -485,7 +502,7 @@ fn check_versions(
             let si = if name == init.name {
                 Some(init)
             } else {
-                members.iter().find(|m| m.name() == name).map(|m| m.inv)
+                by_name(members, name, Member::name).map(|m| m.inv)
             };
             if let Some(v) = si.and_then(|si| service_version(si, svc)) {
                 seen.entry(v).or_default().push(name);
@@ -824,7 +841,7 @@ fn check_disk_features(
     n: &mut Notes,
 ) {
     for s in &selection.systems {
-        let Some(m) = members.iter().find(|m| m.name() == s.system) else {
+        let Some(m) = by_name(members, &s.system, Member::name) else {
             continue;
         };
         if let Some(local) = &s.local {
@@ -954,15 +971,14 @@ fn ceph_networks(
         }
         (public, internal, "")
     } else {
-        let state = cluster.microceph.clone().unwrap_or_default();
+        let (public, internal) = cluster
+            .microceph
+            .as_ref()
+            .map_or((None, None), |c| (c.public_network, c.cluster_network));
         if preseed.ceph.public_network.is_some() || preseed.ceph.internal_network.is_some() {
             n.warnings.push("ceph.public_network and ceph.internal_network are ignored when adding systems: the cluster's networks are used".into());
         }
-        (
-            state.public_network,
-            state.cluster_network,
-            " of the existing cluster",
-        )
+        (public, internal, " of the existing cluster")
     };
     for (key, net) in [("public_network", public), ("internal_network", internal)] {
         let Some(net) = net else { continue };
@@ -1005,10 +1021,28 @@ struct Ctx<'a> {
     selection: &'a DiskSelection,
     cluster: &'a ClusterState,
     ceph_networks: Option<(IpNet, IpNet)>,
+    /// Per service, the members of the initiator's cluster (for
+    /// [`Ctx::joined`], asked for every joiner).
+    clustered: BTreeMap<Service, BTreeSet<&'a str>>,
 }
 
 fn id(s: impl Into<String>) -> StepId {
     StepId(s.into())
+}
+
+/// A per-member step id, `<what>@<member>` with `what` given in parts (e.g.
+/// `id_at(&["lxd.join"], "micro02")` is `lxd.join@micro02`). Concatenated
+/// into a string of the exact size: a plan has tens of thousands of ids, and
+/// `format!` costs several times more.
+fn id_at(what: &[&str], member: &str) -> StepId {
+    let len = what.iter().map(|w| w.len()).sum::<usize>() + 1 + member.len();
+    let mut s = String::with_capacity(len);
+    for w in what {
+        s.push_str(w);
+    }
+    s.push('@');
+    s.push_str(member);
+    StepId(s)
 }
 
 fn config<const N: usize>(pairs: [(&str, &str); N]) -> BTreeMap<String, String> {
@@ -1036,7 +1070,9 @@ impl Ctx<'_> {
 
     /// Whether `name` already is a member of the initiator's `svc` cluster.
     fn joined(&self, svc: Service, name: &str) -> bool {
-        service_members(self.init, svc).iter().any(|m| m == name)
+        self.clustered
+            .get(&svc)
+            .is_some_and(|members| members.contains(name))
     }
 
     fn joined_why(&self, svc: Service, name: &str) -> Option<String> {
@@ -1052,14 +1088,11 @@ impl Ctx<'_> {
         if name == self.init_name() {
             return Some(self.init);
         }
-        self.members
-            .iter()
-            .find(|m| m.name() == name)
-            .map(|m| m.inv)
+        by_name(self.members, name, Member::name).map(|m| m.inv)
     }
 
     fn disks_of(&self, name: &str) -> Option<&SystemDisks> {
-        self.selection.systems.iter().find(|s| s.system == name)
+        by_name(&self.selection.systems, name, |s| s.system.as_str())
     }
 
     /// Done when `member`'s LXD config already has every key.
@@ -1073,9 +1106,9 @@ impl Ctx<'_> {
     /// The step that makes `member` part of the LXD cluster.
     fn lxd_ready(&self, member: &str) -> StepId {
         if self.bootstrap && member == self.init_name() {
-            id(format!("lxd.bootstrap@{member}"))
+            id_at(&["lxd.bootstrap"], member)
         } else {
-            id(format!("lxd.join@{member}"))
+            id_at(&["lxd.join"], member)
         }
     }
 
@@ -1106,8 +1139,31 @@ impl Ctx<'_> {
         }
     }
 
+    /// An upper bound of the number of steps [`Ctx::steps`] builds, so that
+    /// the list is allocated once: a `Step` is a few hundred bytes, and
+    /// doubling a list of tens of thousands of them would leave up to half
+    /// of it unused. Only a capacity: an estimate that is too low costs a
+    /// reallocation, never a wrong plan.
+    fn step_count_bound(&self) -> usize {
+        let members = self.members.len();
+        let ceph_disks: usize = self.selection.systems.iter().map(|s| s.ceph.len()).sum();
+        // Bootstrap: two microclusters, LXD config and bootstrap.
+        4
+            // Join: a token and a join per microcluster, LXD token, join, config.
+            + 7 * self.joiners.len()
+            // Ceph: one per disk, replication.
+            + ceph_disks + 1
+            // Resources: northbound; three pending pools and a pending
+            // network per member; three pools and two networks.
+            + 1 + 4 * members + 5
+            // Profile.
+            + 1
+            // Members: two volumes and the storage config each.
+            + 3 * members
+    }
+
     fn steps(&self, n: &mut Notes) -> Vec<Step> {
-        let mut steps = Vec::new();
+        let mut steps = Vec::with_capacity(self.step_count_bound());
         let init = self.init_name().to_owned();
         let sock = |addr: IpAddr, svc: Service| SocketAddr::new(addr, svc.port());
 
@@ -1130,7 +1186,7 @@ impl Ctx<'_> {
                     cfg.insert("ovn-encap-ip".to_owned(), ip.to_string());
                 }
                 steps.push(self.step(
-                    id(format!("{}.bootstrap@{init}", svc.id_prefix())),
+                    id_at(&[svc.id_prefix(), ".bootstrap"], &init),
                     Phase::Bootstrap,
                     &init,
                     None,
@@ -1161,7 +1217,7 @@ impl Ctx<'_> {
             }
             let done = self.config_done(&init, &cfg);
             steps.push(self.step(
-                id(format!("lxd.config.bootstrap@{init}")),
+                id_at(&["lxd.config.bootstrap"], &init),
                 Phase::Bootstrap,
                 &init,
                 None,
@@ -1171,7 +1227,7 @@ impl Ctx<'_> {
                 todo_or(done),
             ));
             steps.push(self.step(
-                id(format!("lxd.bootstrap@{init}")),
+                id_at(&["lxd.bootstrap"], &init),
                 Phase::Bootstrap,
                 &init,
                 None,
@@ -1179,7 +1235,7 @@ impl Ctx<'_> {
                 Action::BootstrapLxd {
                     server_name: init.clone(),
                 },
-                vec![id(format!("lxd.config.bootstrap@{init}"))],
+                vec![id_at(&["lxd.config.bootstrap"], &init)],
                 todo_or(self.joined_why(Service::Lxd, &init)),
             ));
         }
@@ -1187,15 +1243,15 @@ impl Ctx<'_> {
         // --- Join -----------------------------------------------------------
         for j in self.joiners {
             let name = j.name();
-            let mut lxd_deps = vec![id(format!("lxd.token@{name}"))];
+            let mut lxd_deps = vec![id_at(&["lxd.token"], name)];
             for svc in [Service::MicroCeph, Service::MicroOvn] {
                 if !self.uses(svc) {
                     continue;
                 }
                 let p = svc.id_prefix();
-                let token = id(format!("{p}.token@{name}"));
+                let token = id_at(&[p, ".token"], name);
                 let deps = if self.bootstrap {
-                    vec![id(format!("{p}.bootstrap@{init}"))]
+                    vec![id_at(&[p, ".bootstrap"], &init)]
                 } else {
                     Vec::new()
                 };
@@ -1222,7 +1278,7 @@ impl Ctx<'_> {
                 {
                     cfg.insert("ovn-encap-ip".to_owned(), ip.to_string());
                 }
-                let join = id(format!("{p}.join@{name}"));
+                let join = id_at(&[p, ".join"], name);
                 let mut step = self.step(
                     join.clone(),
                     Phase::Join,
@@ -1235,14 +1291,14 @@ impl Ctx<'_> {
                         token_from: token,
                         config: cfg,
                     },
-                    vec![id(format!("{p}.token@{name}"))],
+                    vec![id_at(&[p, ".token"], name)],
                     todo_or(self.joined_why(svc, name)),
                 );
-                step.serial_group = Some(format!("{p}.join"));
+                step.serial_group = Some([p, ".join"].concat());
                 steps.push(step);
                 lxd_deps.push(join);
             }
-            let token = id(format!("lxd.token@{name}"));
+            let token = id_at(&["lxd.token"], name);
             steps.push(self.step(
                 token.clone(),
                 Phase::Join,
@@ -1254,7 +1310,7 @@ impl Ctx<'_> {
                     expire_after_secs: None,
                 },
                 if self.bootstrap {
-                    vec![id(format!("lxd.bootstrap@{init}"))]
+                    vec![id_at(&["lxd.bootstrap"], &init)]
                 } else {
                     Vec::new()
                 },
@@ -1277,7 +1333,7 @@ impl Ctx<'_> {
                     TokenField::ClusterPassword
                 };
             let mut step = self.step(
-                id(format!("lxd.join@{name}")),
+                id_at(&["lxd.join"], name),
                 Phase::Join,
                 name,
                 None,
@@ -1298,30 +1354,38 @@ impl Ctx<'_> {
             let cfg = config([("core.https_address", "[::]:8443")]);
             let done = self.config_done(name, &cfg);
             steps.push(self.step(
-                id(format!("lxd.config.join@{name}")),
+                id_at(&["lxd.config.join"], name),
                 Phase::Join,
                 name,
                 None,
                 Service::Lxd,
                 Action::SetServerConfig { config: cfg },
-                vec![id(format!("lxd.join@{name}"))],
+                vec![id_at(&["lxd.join"], name)],
                 todo_or(done),
             ));
         }
 
         // --- Ceph -----------------------------------------------------------
-        let mut osd_steps = Vec::new();
         if self.uses(Service::MicroCeph) {
-            let mut planned: BTreeSet<(String, String)> = BTreeSet::new();
+            let mut osd_steps = Vec::new();
+            // Distinct (system, path) pairs planned as OSDs. System names are
+            // unique (a `Preseed` invariant), so distinct paths per system.
+            let mut planned = 0;
             for s in &self.selection.systems {
+                if s.ceph.is_empty() {
+                    continue;
+                }
+                let mut paths: Vec<&str> = s.ceph.iter().map(|d| d.path.as_str()).collect();
+                paths.sort_unstable();
+                paths.dedup();
+                planned += paths.len();
+                let dep = if self.bootstrap && s.system == init {
+                    id_at(&["microceph.bootstrap"], &init)
+                } else {
+                    id_at(&["microceph.join"], &s.system)
+                };
                 for d in &s.ceph {
-                    planned.insert((s.system.clone(), d.path.clone()));
-                    let sid = id(format!("microceph.disk[{}]@{}", d.path, s.system));
-                    let dep = if self.bootstrap && s.system == init {
-                        id(format!("microceph.bootstrap@{init}"))
-                    } else {
-                        id(format!("microceph.join@{}", s.system))
-                    };
+                    let sid = id_at(&["microceph.disk[", &d.path, "]"], &s.system);
                     steps.push(
                         self.step(
                             sid.clone(),
@@ -1334,7 +1398,7 @@ impl Ctx<'_> {
                                 wipe: d.wipe,
                                 encrypt: d.encrypt,
                             },
-                            vec![dep],
+                            vec![dep.clone()],
                             todo_or(
                                 d.already
                                     .as_ref()
@@ -1345,21 +1409,24 @@ impl Ctx<'_> {
                     osd_steps.push(sid);
                 }
             }
-            let state = self.cluster.microceph.clone().unwrap_or_default();
+            let no_state = MicroCephClusterState::default();
+            let state = self.cluster.microceph.as_ref().unwrap_or(&no_state);
+            // Existing OSDs that are not planned on their system, by path or
+            // as what a planned disk already is (`osd.N`).
             let existing_other = state
                 .osds
                 .iter()
                 .filter(|o| {
-                    !planned.contains(&(o.location.clone(), o.path.clone()))
-                        && !self.selection.systems.iter().any(|s| {
-                            s.system == o.location
-                                && s.ceph.iter().any(|d| {
-                                    d.already.as_deref() == Some(&format!("osd.{}", o.osd))
-                                })
+                    let osd = format!("osd.{}", o.osd);
+                    !by_name(&self.selection.systems, &o.location, |s| s.system.as_str())
+                        .is_some_and(|s| {
+                            s.ceph.iter().any(|d| {
+                                d.path == o.path || d.already.as_deref() == Some(osd.as_str())
+                            })
                         })
                 })
                 .count();
-            let total = planned.len() + existing_other;
+            let total = planned + existing_other;
             if total > 0 {
                 let size = u32::try_from(total.min(3)).unwrap_or(3);
                 n.decide(
@@ -1378,10 +1445,11 @@ impl Ctx<'_> {
                         "osd_pool_default_size already is {size} and no MicroCloud pool is smaller"
                     )
                 });
-                let mut deps = osd_steps.clone();
+                let mut deps = Vec::with_capacity(osd_steps.len() + 1);
                 if self.bootstrap {
-                    deps.insert(0, id(format!("microceph.bootstrap@{init}")));
+                    deps.push(id_at(&["microceph.bootstrap"], &init));
                 }
+                deps.append(&mut osd_steps);
                 steps.push(self.step(
                     id("microceph.replication"),
                     Phase::Ceph,
@@ -1405,12 +1473,12 @@ impl Ctx<'_> {
         {
             let mut deps = Vec::new();
             if self.bootstrap {
-                deps.push(id(format!("lxd.bootstrap@{init}")));
-                deps.push(id(format!("microovn.bootstrap@{init}")));
+                deps.push(id_at(&["lxd.bootstrap"], &init));
+                deps.push(id_at(&["microovn.bootstrap"], &init));
             }
             let mut all_joined = true;
             for j in self.joiners {
-                deps.push(id(format!("microovn.join@{}", j.name())));
+                deps.push(id_at(&["microovn.join"], j.name()));
                 all_joined &= self.joined(Service::MicroOvn, j.name());
             }
             let current = lxd_of(self.init)
@@ -1514,21 +1582,27 @@ impl Ctx<'_> {
         }
 
         // --- Members ----------------------------------------------------------
+        // Existing volumes of the `local` pool, as (volume, member), looked
+        // up once per member and volume.
+        let local_volumes: BTreeSet<(&str, &str)> = self
+            .cluster
+            .lxd
+            .volumes
+            .iter()
+            .filter(|v| v.pool == "local")
+            .map(|v| (v.name.as_str(), v.member.as_str()))
+            .collect();
         for m in &local_members {
             let mut vol_ids = Vec::new();
             for vol in ["images", "backups"] {
-                let sid = id(format!("lxd.volume.local/{vol}@{m}"));
+                let sid = id_at(&["lxd.volume.local/", vol], m);
                 let dep = if self.bootstrap {
                     id("lxd.pool.local")
                 } else {
-                    id(format!("lxd.join@{m}"))
+                    id_at(&["lxd.join"], m)
                 };
-                let done = self
-                    .cluster
-                    .lxd
-                    .volumes
-                    .iter()
-                    .any(|v| v.pool == "local" && v.name == vol && &v.member == m)
+                let done = local_volumes
+                    .contains(&(vol, m.as_str()))
                     .then(|| format!("volume local/{vol} already exists on {m}"));
                 steps.push(self.step(
                     sid.clone(),
@@ -1551,7 +1625,7 @@ impl Ctx<'_> {
             ]);
             let done = self.config_done(m, &cfg);
             steps.push(self.step(
-                id(format!("lxd.config.storage@{m}")),
+                id_at(&["lxd.config.storage"], m),
                 Phase::Members,
                 &init,
                 Some(m),
@@ -1565,10 +1639,7 @@ impl Ctx<'_> {
     }
 
     fn underlay(&self, name: &str) -> Option<IpAddr> {
-        self.members
-            .iter()
-            .find(|m| m.name() == name)
-            .and_then(|m| m.sys.ovn_underlay_ip)
+        by_name(self.members, name, Member::name).and_then(|m| m.sys.ovn_underlay_ip)
     }
 
     /// LXD `member_config` for a joiner in add mode (empty in bootstrap mode,
@@ -1661,7 +1732,8 @@ impl Ctx<'_> {
         for m in &names {
             let ready = self.lxd_ready(m);
             let mut pools: Vec<(&str, String, BTreeMap<String, String>)> = Vec::new();
-            if local_members.iter().any(|l| l == m) {
+            // `local_members` holds exactly the members with `has_local`.
+            if has_local(m) {
                 let mut cfg = BTreeMap::new();
                 if let Some(local) = self.disks_of(m).and_then(|d| d.local.as_ref()) {
                     cfg.insert("source".to_owned(), local.path.clone());
@@ -1688,7 +1760,7 @@ impl Ctx<'_> {
                 pools.push(("remote-fs", "cephfs".into(), cfg));
             }
             for (pool, drv, cfg) in pools {
-                let sid = id(format!("lxd.pool.{pool}.pending@{m}"));
+                let sid = id_at(&["lxd.pool.", pool, ".pending"], m);
                 steps.push(self.step(
                     sid.clone(),
                     Phase::Resources,
@@ -1713,7 +1785,7 @@ impl Ctx<'_> {
                 Networking::None => None,
             };
             if let Some((net, kind, cfg)) = net {
-                let sid = id(format!("lxd.network.{net}.pending@{m}"));
+                let sid = id_at(&["lxd.network.", net, ".pending"], m);
                 steps.push(self.step(
                     sid.clone(),
                     Phase::Resources,
@@ -1745,13 +1817,15 @@ impl Ctx<'_> {
                 .filter(|p| p.status == "Created")
                 .map(|_| format!("network {net} already exists"))
         };
-        let final_pool = |steps: &mut Vec<Step>,
-                          pool: &str,
-                          drv: &str,
-                          desc: &str,
-                          cfg: BTreeMap<String, String>,
-                          extra: Vec<StepId>| {
-            let mut deps = pending.get(pool).cloned().unwrap_or_default();
+        // Each pool and network is finalised once: its pending steps move
+        // into the dependencies of the step creating it.
+        let mut final_pool = |steps: &mut Vec<Step>,
+                              pool: &str,
+                              drv: &str,
+                              desc: &str,
+                              cfg: BTreeMap<String, String>,
+                              extra: Vec<StepId>| {
+            let mut deps = pending.remove(pool).unwrap_or_default();
             deps.extend(extra);
             let sid = id(format!("lxd.pool.{pool}"));
             steps.push(self.step(
@@ -1857,14 +1931,14 @@ impl Ctx<'_> {
                         description: "Uplink for OVN networks".into(),
                         config: cfg,
                     },
-                    pending.get("UPLINK").cloned().unwrap_or_default(),
+                    pending.remove("UPLINK").unwrap_or_default(),
                     todo_or(net_created("UPLINK")),
                 ));
                 let mut deps = vec![uplink];
                 deps.extend(nb_step);
-                deps.push(id(format!("microovn.bootstrap@{init}")));
+                deps.push(id_at(&["microovn.bootstrap"], &init));
                 for j in self.joiners {
-                    deps.push(id(format!("microovn.join@{}", j.name())));
+                    deps.push(id_at(&["microovn.join"], j.name()));
                 }
                 let sid = id("lxd.network.default");
                 steps.push(self.step(
@@ -1902,7 +1976,7 @@ impl Ctx<'_> {
                             ("fan.underlay_subnet", subnet.as_str()),
                         ]),
                     },
-                    pending.get("lxdfan0").cloned().unwrap_or_default(),
+                    pending.remove("lxdfan0").unwrap_or_default(),
                     todo_or(net_created("lxdfan0")),
                 ));
                 *eth0 = Some(("lxdfan0".into(), sid));

@@ -25,8 +25,10 @@
 //! same disks.
 
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 
 use config_loader::KeyPath;
+use config_loader::filter::Disk;
 use config_loader::model::{FilterRule, LocalPoolDriver, StorageFilters, System};
 
 use super::PlanError;
@@ -197,6 +199,15 @@ pub(crate) fn select(
     // Per filter: what it took on each system it applied to.
     let mut local_matches: Vec<Vec<FilterMatch>> = vec![Vec::new(); filters.local.len()];
     let mut ceph_matches: Vec<Vec<FilterMatch>> = vec![Vec::new(); filters.ceph.len()];
+    // What the filters see of each disk of the current system: refilled per
+    // system (reusing the buffers), once rather than per filter and disk.
+    let mut views: Vec<Disk> = Vec::new();
+    // The existing OSDs by member, in list order: looked up per direct Ceph
+    // disk, which would otherwise scan every OSD of the cluster.
+    let mut osds_of: BTreeMap<&str, Vec<&Osd>> = BTreeMap::new();
+    for o in osds {
+        osds_of.entry(o.location.as_str()).or_default().push(o);
+    }
 
     for input in inputs {
         let name = input.system.name.as_str();
@@ -242,11 +253,10 @@ pub(crate) fn select(
             let already = disk
                 .and_then(|d| d.ceph_osd)
                 .or_else(|| {
-                    osds.iter()
-                        .find(|o| {
-                            o.location == name
-                                && (o.path == path || disk.is_some_and(|d| d.is_named(&o.path)))
-                        })
+                    osds_of
+                        .get(name)?
+                        .iter()
+                        .find(|o| o.path == path || disk.is_some_and(|d| d.is_named(&o.path)))
                         .map(|o| o.osd)
                 })
                 .map(|osd| format!("osd.{osd}"));
@@ -263,6 +273,17 @@ pub(crate) fn select(
         // 2. Local filters.
         let local_applies =
             input.system.local_disk.is_none() && driver.uses_disk() && !filters.local.is_empty();
+        let ceph_applies = input.system.ceph_disks.is_empty() && !filters.ceph.is_empty();
+        if local_applies || ceph_applies {
+            views.resize_with(disks.len(), Disk::default);
+            for (view, d) in views.iter_mut().zip(disks) {
+                d.write_filter_view(view);
+            }
+        } else {
+            views.clear();
+        }
+        let matches =
+            |rule: &FilterRule, i: usize| views.get(i).is_some_and(|v| rule.find.matches(v));
         if local_applies {
             let mut candidates = Vec::new();
             for (i, d) in disks.iter().enumerate() {
@@ -282,11 +303,7 @@ pub(crate) fn select(
             for (k, rule) in filters.local.iter().enumerate() {
                 let matched: Vec<&(usize, Option<String>)> = candidates
                     .iter()
-                    .filter(|(i, _)| {
-                        disks
-                            .get(*i)
-                            .is_some_and(|d| rule.find.matches(&d.filter_view()))
-                    })
+                    .filter(|(i, _)| matches(rule, *i))
                     .collect();
                 let mut m = FilterMatch {
                     system: name.to_owned(),
@@ -341,7 +358,7 @@ pub(crate) fn select(
         }
 
         // 3. Ceph filters.
-        if input.system.ceph_disks.is_empty() && !filters.ceph.is_empty() {
+        if ceph_applies {
             let mut candidates = Vec::new();
             for (i, d) in disks.iter().enumerate() {
                 if reserved[i] {
@@ -367,7 +384,10 @@ pub(crate) fn select(
                     }),
                 }
             }
+            // At most every candidate is taken: one allocation, trimmed after.
+            out.ceph.reserve_exact(candidates.len());
             for (k, rule) in filters.ceph.iter().enumerate() {
+                let filter = filter_key(Kind::Ceph, k);
                 let mut m = FilterMatch {
                     system: name.to_owned(),
                     disks: Vec::new(),
@@ -375,7 +395,7 @@ pub(crate) fn select(
                 };
                 candidates.retain(|(i, already)| {
                     let Some(d) = disks.get(*i) else { return false };
-                    if !rule.find.matches(&d.filter_view()) {
+                    if !matches(rule, *i) {
                         return true;
                     }
                     m.disks.push(d.id.clone());
@@ -383,7 +403,7 @@ pub(crate) fn select(
                         path: d.path(),
                         disk: Some(d.id.clone()),
                         source: DiskSource::Filter {
-                            filter: filter_key(Kind::Ceph, k),
+                            filter: filter.clone(),
                         },
                         wipe: rule.wipe,
                         encrypt: rule.encrypt,
@@ -395,6 +415,7 @@ pub(crate) fn select(
                     list.push(m);
                 }
             }
+            out.ceph.shrink_to_fit();
         }
         systems.push(out);
     }
@@ -465,17 +486,20 @@ fn check_bounds(
     matched: &[FilterMatch],
     errors: &mut Vec<PlanError>,
 ) {
-    let detail = matched
-        .iter()
-        .map(|m| {
-            if m.disks.is_empty() {
-                format!("{}: none", m.system)
-            } else {
-                format!("{}: {}", m.system, m.disks.join(", "))
-            }
-        })
-        .collect::<Vec<_>>()
-        .join("; ");
+    // Only built for an error message: it lists every system.
+    let detail = || {
+        matched
+            .iter()
+            .map(|m| {
+                if m.disks.is_empty() {
+                    format!("{}: none", m.system)
+                } else {
+                    format!("{}: {}", m.system, m.disks.join(", "))
+                }
+            })
+            .collect::<Vec<_>>()
+            .join("; ")
+    };
     let find = rule.find.source();
     let path = KeyPath::root().key("storage").key(kind.name()).index(k);
     let what = match kind {
@@ -491,8 +515,9 @@ fn check_bounds(
             system: None,
             path: path.key("find_min"),
             message: format!(
-                "not enough disks for filter \"{find}\": {what}, find_min is {}{unit} ({detail})",
-                rule.find_min
+                "not enough disks for filter \"{find}\": {what}, find_min is {}{unit} ({})",
+                rule.find_min,
+                detail()
             ),
             help: Some("widen the filter or lower find_min; disks with partitions, CD-ROMs, read-only, mounted and used disks are never candidates".into()),
         });
@@ -504,7 +529,8 @@ fn check_bounds(
             system: None,
             path: path.key("find_max"),
             message: format!(
-                "too many disks for filter \"{find}\": {what}, find_max is {max}{unit} ({detail})"
+                "too many disks for filter \"{find}\": {what}, find_max is {max}{unit} ({})",
+                detail()
             ),
             help: Some("narrow the filter or raise find_max".into()),
         });

@@ -34,6 +34,16 @@
 //! Systems are processed by name, maps are `BTreeMap`s, and nothing reads a
 //! clock or a random source: the same input gives byte-identical JSON,
 //! whatever the order of `systems` in the preseed or of the inventory.
+//!
+//! # Cost
+//!
+//! Planning is O(n log n) in the number of systems (and linear in their
+//! disks): members and the disk selection are kept sorted by name and looked
+//! up by binary search, cluster state (members, OSDs, volumes) is indexed
+//! once, and nothing scans the systems or the steps per system. The step
+//! list is allocated once from an upper bound of its length. The benchmark
+//! (`cargo bench -p planner --bench plan`) plans 1,000 systems with 24 disks
+//! each; BENCHMARKS.md records its times and peak memory.
 
 mod build;
 mod disks;
