@@ -207,10 +207,17 @@ impl Operation {
 }
 
 /// Go encodes a nil slice as `null`: `{"cluster": null}` is an empty list.
-fn nullable_lists<'de, D>(deserializer: D) -> Result<Option<BTreeMap<String, Vec<String>>>, D::Error>
+fn nullable_lists<'de, D>(
+    deserializer: D,
+) -> Result<Option<BTreeMap<String, Vec<String>>>, D::Error>
 where
     D: serde::Deserializer<'de>,
 {
-    let raw: Option<BTreeMap<String, Option<Vec<String>>>> = serde::Deserialize::deserialize(deserializer)?;
-    Ok(raw.map(|m| m.into_iter().map(|(k, v)| (k, v.unwrap_or_default())).collect()))
+    let raw: Option<BTreeMap<String, Option<Vec<String>>>> =
+        serde::Deserialize::deserialize(deserializer)?;
+    Ok(raw.map(|m| {
+        m.into_iter()
+            .map(|(k, v)| (k, v.unwrap_or_default()))
+            .collect()
+    }))
 }

@@ -465,9 +465,14 @@ where
                     .configs(Some("osd_pool_default_size"))
                     .await
                     .map_err(service_error(step, "reading the default replication"))?;
+                // MicroCeph rarely reports the default; `lxd_remote`, created
+                // by LXD after this step, inherits it and shows it.
                 let default_ok = default
                     .iter()
-                    .any(|e| e.key == "osd_pool_default_size" && e.value == wanted.to_string());
+                    .any(|e| e.key == "osd_pool_default_size" && e.value == wanted.to_string())
+                    || existing
+                        .iter()
+                        .any(|p| p.pool == "lxd_remote" && p.size == wanted);
                 if smaller.is_empty() && default_ok {
                     return Ok(Outcome::AlreadyDone);
                 }
@@ -680,7 +685,10 @@ where
                 // A clustered LXD lists every member's volumes: only one on
                 // this member counts (an unclustered one has no location).
                 let member = step.member();
-                if volumes.iter().any(|v| v.name == *name && (v.location.is_empty() || v.location == member)) {
+                if volumes
+                    .iter()
+                    .any(|v| v.name == *name && (v.location.is_empty() || v.location == member))
+                {
                     return Ok(Outcome::AlreadyDone);
                 }
                 let body = StorageVolumesPost {

@@ -1434,7 +1434,14 @@ impl Ctx<'_> {
                     size.to_string(),
                     format!("min(number of OSDs, 3) with {total} OSD(s), as MicroCloud (it counts OSDs, not hosts)"),
                 );
-                let done = (state.osd_pool_default_size == Some(size)
+                // MicroCeph does not report the default; `lxd_remote`, which
+                // LXD creates after this step, inherits it and shows it.
+                let default_applied = state.osd_pool_default_size == Some(size)
+                    || state
+                        .pools
+                        .iter()
+                        .any(|p| p.name == "lxd_remote" && p.size == size);
+                let done = (default_applied
                     && state
                         .pools
                         .iter()
@@ -1442,7 +1449,7 @@ impl Ctx<'_> {
                         .all(|p| p.size >= size))
                 .then(|| {
                     format!(
-                        "osd_pool_default_size already is {size} and no MicroCloud pool is smaller"
+                        "the default replication already is {size} and no MicroCloud pool is smaller"
                     )
                 });
                 let mut deps = Vec::with_capacity(osd_steps.len() + 1);
@@ -1729,8 +1736,13 @@ impl Ctx<'_> {
                 .map(|_| format!("network {net} is already defined on {member}"))
         };
         let mut pending: BTreeMap<&str, Vec<StepId>> = BTreeMap::new();
+        // Per-member definitions come after every member has joined, as in
+        // MicroCloud: a member that joins while a pool is pending gets a
+        // definition without its member-specific keys (its `source`).
+        let mut ready: Vec<StepId> = names.iter().map(|m| self.lxd_ready(m)).collect();
+        ready.sort();
+        ready.dedup();
         for m in &names {
-            let ready = self.lxd_ready(m);
             let mut pools: Vec<(&str, String, BTreeMap<String, String>)> = Vec::new();
             // `local_members` holds exactly the members with `has_local`.
             if has_local(m) {
@@ -1772,7 +1784,7 @@ impl Ctx<'_> {
                         driver: drv,
                         config: cfg,
                     },
-                    vec![ready.clone()],
+                    ready.clone(),
                     todo_or(pool_done(pool, m)),
                 ));
                 pending.entry(pool).or_default().push(sid);
@@ -1797,7 +1809,7 @@ impl Ctx<'_> {
                         network_type: kind.into(),
                         config: cfg,
                     },
-                    vec![ready.clone()],
+                    ready.clone(),
                     todo_or(net_done(net, m)),
                 ));
                 pending.entry(net).or_default().push(sid);

@@ -390,8 +390,10 @@ pub enum Action {
     },
     /// Replication (MicroCeph `PUT /1.0/pools-op`): set
     /// `osd_pool_default_size` to `size` and raise every listed pool that
-    /// exists with a smaller size. Ensure: done when the default is `size`
-    /// and no listed pool is smaller.
+    /// exists with a smaller size. Ensure: done when no listed pool is
+    /// smaller and the default is known to be `size`: MicroCeph does not
+    /// report the default, so `lxd_remote` (created by LXD after this step,
+    /// inheriting the default) having size `size` is taken as the evidence.
     SetReplication {
         /// Replication size.
         size: u32,
