@@ -9,11 +9,12 @@ use microcloud_tests::{
 
 #[test]
 fn every_example_is_valid_and_warning_free() {
-    let files = yaml_files("examples");
+    let mut files = yaml_files("examples");
     assert!(
         files.len() >= 5,
         "expected at least five examples, found {files:?}"
     );
+    files.extend(yaml_files("examples/simulated"));
     for file in files {
         let text = std::fs::read_to_string(&file).unwrap();
         let report = config_loader::load(&text, &examples_environment());

@@ -14,6 +14,8 @@ use std::process::ExitCode;
 /// Exit status when the input is invalid (as opposed to 1 for other failures).
 const EXIT_INVALID: u8 = 2;
 
+mod preseed;
+
 #[derive(Parser)]
 #[command(name = "microcloud", version, about, long_about = None)]
 struct Cli {
@@ -51,6 +53,45 @@ enum Command {
         /// Output format.
         #[arg(long, value_enum, default_value_t = Format::Human)]
         format: Format,
+    },
+    /// Form (or grow) the cluster described by a preseed: collect what the
+    /// machines have, plan, and apply the plan with progress and a final
+    /// report. Running it again changes nothing once the cluster is formed.
+    ///
+    /// Exit status: 0 success (including nothing to do), 1 the run failed,
+    /// 2 the preseed is invalid or cannot be planned, 3 interrupted.
+    Preseed {
+        /// The preseed file; standard input when absent or "-".
+        file: Option<PathBuf>,
+        /// Form a simulated cluster: the directory `microcloud-sim
+        /// --state-dir` uses, holding every machine's service sockets.
+        #[arg(long, value_name = "DIR")]
+        sim_dir: Option<PathBuf>,
+        /// This machine's name (default: its host name).
+        #[arg(long)]
+        name: Option<String>,
+        /// LXD's unix socket (default: $LXD_SOCKET, $LXD_DIR/unix.socket, then the snap's).
+        #[arg(long, value_name = "PATH")]
+        lxd_socket: Option<PathBuf>,
+        /// MicroCeph's control socket; MicroCeph counts as absent without it.
+        #[arg(long, value_name = "PATH", default_value = clients::paths::MICROCEPH_SOCKET)]
+        microceph_socket: PathBuf,
+        /// MicroOVN's control socket; MicroOVN counts as absent without it.
+        #[arg(long, value_name = "PATH", default_value = clients::paths::MICROOVN_SOCKET)]
+        microovn_socket: PathBuf,
+        /// Collect and plan, print the plan, change nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Output: progress lines and a summary, or one JSON object per line.
+        #[arg(long = "output", value_enum, default_value_t = Format::Human)]
+        format: Format,
+        /// Steps running at once (1 runs them strictly one after another).
+        #[arg(long, default_value_t = 8)]
+        max_parallel: usize,
+        /// Where to keep the run journal (default: /var/lib/microcloud/journal.json,
+        /// or DIR/microcloud-journal.json with --sim-dir).
+        #[arg(long, value_name = "PATH")]
+        journal: Option<PathBuf>,
     },
     /// Print the JSON Schema of the preseed format.
     Schema,
@@ -99,6 +140,29 @@ fn main() -> ExitCode {
 fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
         Command::Validate { file, format } => validate(file.as_deref(), format),
+        Command::Preseed {
+            file,
+            sim_dir,
+            name,
+            lxd_socket,
+            microceph_socket,
+            microovn_socket,
+            dry_run,
+            format,
+            max_parallel,
+            journal,
+        } => preseed::run(preseed::Args {
+            file,
+            sim_dir,
+            name,
+            lxd_socket,
+            microceph_socket,
+            microovn_socket,
+            dry_run,
+            format,
+            max_parallel,
+            journal,
+        }),
         Command::Plan {
             file,
             inventory,

@@ -206,8 +206,8 @@ fn with(map: &BTreeMap<String, String>) -> String {
     }
 }
 
-/// One line saying what a step does.
-fn summary(step: &Step) -> String {
+/// One line saying what `step` does, as in the rendered plan.
+pub fn summary(step: &Step) -> String {
     let on = step
         .target
         .as_deref()

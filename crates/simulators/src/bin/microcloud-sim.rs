@@ -63,6 +63,10 @@ struct Args {
     /// Output format of the start-up summary.
     #[arg(long, value_enum, default_value = "text")]
     format: Format,
+    /// Instead of waiting for Ctrl-C: run this command (after `--`) against
+    /// the started nodes, then stop them and exit with its status.
+    #[arg(long, num_args = 1.., allow_hyphen_values = true, value_name = "COMMAND")]
+    run: Vec<String>,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -135,6 +139,25 @@ async fn run(args: Args) -> anyhow::Result<()> {
             .with_context(|| format!("cannot read fault script {}", path.display()))?;
         let script = FaultScript::parse(&text, &path.display().to_string())?;
         sim.apply_script(&script)?;
+    }
+    let command = match args.run.first().map(String::as_str) {
+        Some("--") => &args.run[1..],
+        _ => &args.run[..],
+    };
+    if let Some((program, rest)) = command.split_first() {
+        eprintln!(
+            "microcloud-sim: {} simulated node(s) on {} (state in {})",
+            sim.nodes().len(),
+            args.base_ip,
+            sim.state_dir().display()
+        );
+        let status = tokio::process::Command::new(program)
+            .args(rest)
+            .status()
+            .await
+            .with_context(|| format!("cannot run {program}"))?;
+        drop(sim);
+        std::process::exit(status.code().unwrap_or(1));
     }
     match args.format {
         Format::Json => println!("{}", serde_json::to_string_pretty(&sim.summary())?),

@@ -1,0 +1,674 @@
+//! `microcloud preseed`: collect what the machines have, plan, and apply.
+//!
+//! Machines are reached directly through their services' unix sockets:
+//! this machine's own (single-machine runs), or every machine of a
+//! simulated cluster (`--sim-dir`, the layout `microcloud-sim` writes:
+//! `<dir>/<name>/{lxd/unix.socket,microceph/control.socket,microovn/control.socket}`).
+//! Runs that span real machines need the trust session and its agents.
+
+use anyhow::{Context, Result, bail};
+use clients::cert::Identity;
+use clients::lxd::LxdClient;
+use clients::microceph::MicroCephClient;
+use clients::microovn::MicroOvnClient;
+use clients::transport::Transport;
+use config_loader::model::{Initiator, Preseed};
+use executor::apply::{ApplyError, NodeClients, PlanRunner};
+use executor::journal::{Journal, JournalFile, RecordedOutcome, RunEnd, StepRecord, timestamp};
+use executor::{Event, NotStarted, Options, Outcome, Report, StepResult};
+use planner::SystemInventory;
+use planner::inventory::Inventory;
+use sha2::{Digest, Sha256};
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::{Instant, SystemTime};
+use tokio::sync::{mpsc, watch};
+
+use crate::{EXIT_INVALID, Format, HostEnvironment, print_diagnostics, read_input};
+
+/// Exit status when the run was interrupted (Ctrl-C).
+const EXIT_INTERRUPTED: u8 = 3;
+
+/// Options of `microcloud preseed`.
+pub struct Args {
+    pub file: Option<PathBuf>,
+    pub sim_dir: Option<PathBuf>,
+    pub name: Option<String>,
+    pub lxd_socket: Option<PathBuf>,
+    pub microceph_socket: PathBuf,
+    pub microovn_socket: PathBuf,
+    pub dry_run: bool,
+    pub format: Format,
+    pub max_parallel: usize,
+    pub journal: Option<PathBuf>,
+}
+
+type Clients = NodeClients<LxdClient, MicroCephClient, MicroOvnClient>;
+
+/// A machine this run can reach.
+struct Machine {
+    name: String,
+    clients: Clients,
+}
+
+fn machine(name: &str, lxd: &Path, microceph: &Path, microovn: &Path) -> Machine {
+    // A service whose socket is absent is not installed there.
+    let present = |p: &Path| p.exists();
+    Machine {
+        name: name.to_owned(),
+        clients: NodeClients {
+            lxd: LxdClient::new(Transport::unix(lxd), name),
+            microceph: present(microceph)
+                .then(|| MicroCephClient::new(Transport::unix(microceph), name)),
+            microovn: present(microovn)
+                .then(|| MicroOvnClient::new(Transport::unix(microovn), name)),
+        },
+    }
+}
+
+/// The machines of a simulated cluster: every `<dir>/<name>/lxd/unix.socket`.
+fn sim_machines(dir: &Path) -> Result<Vec<Machine>> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .with_context(|| {
+            format!(
+                "cannot read the simulated cluster's directory {}",
+                dir.display()
+            )
+        })?
+        .filter_map(Result::ok)
+        .filter(|e| e.path().join("lxd/unix.socket").exists())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    if names.is_empty() {
+        bail!(
+            "{} holds no simulated machine (no <name>/lxd/unix.socket); start microcloud-sim with --state-dir {}",
+            dir.display(),
+            dir.display()
+        );
+    }
+    Ok(names
+        .iter()
+        .map(|n| {
+            let d = dir.join(n);
+            machine(
+                n,
+                &d.join("lxd/unix.socket"),
+                &d.join("microceph/control.socket"),
+                &d.join("microovn/control.socket"),
+            )
+        })
+        .collect())
+}
+
+fn host_name() -> Result<String> {
+    let name = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .context("cannot read the host name")?;
+    Ok(name.trim().to_owned())
+}
+
+/// The address a machine uses in this run: its `systems[].address`, the
+/// initiator's address, or its first address inside `lookup_subnet`.
+fn address_of(preseed: &Preseed, name: &str, system: &SystemInventory) -> Option<IpAddr> {
+    if let Some(a) = preseed
+        .systems
+        .iter()
+        .find(|s| s.name.as_str() == name)
+        .and_then(|s| s.address)
+    {
+        return Some(a);
+    }
+    match &preseed.initiator {
+        Initiator::Address(a) => system
+            .interfaces
+            .iter()
+            .flat_map(|i| &i.addresses)
+            .any(|n| n.addr() == *a)
+            .then_some(*a),
+        Initiator::Name { lookup_subnet, .. } => system
+            .interfaces
+            .iter()
+            .flat_map(|i| &i.addresses)
+            .map(ipnet::IpNet::addr)
+            .find(|a| lookup_subnet.contains(a)),
+    }
+}
+
+/// Whether `name` (with inventory `system`) takes part: listed, or the initiator.
+fn involved(preseed: &Preseed, name: &str, system: &SystemInventory) -> bool {
+    preseed.systems.iter().any(|s| s.name.as_str() == name)
+        || match &preseed.initiator {
+            Initiator::Name { name: n, .. } => n.as_str() == name,
+            Initiator::Address(a) => system
+                .interfaces
+                .iter()
+                .flat_map(|i| &i.addresses)
+                .any(|n| n.addr() == *a),
+        }
+}
+
+async fn collect(
+    preseed: &Preseed,
+    machines: Vec<Machine>,
+    default_route: Option<String>,
+) -> Result<(Inventory, BTreeMap<String, Clients>)> {
+    let unknown: IpAddr = IpAddr::from([0, 0, 0, 0]);
+    let mut systems = Vec::new();
+    let mut clients = BTreeMap::new();
+    for m in machines {
+        let c = &m.clients;
+        let mut system = collect::collect_system(
+            &m.name,
+            unknown,
+            &c.lxd,
+            c.microceph.as_ref(),
+            c.microovn.as_ref(),
+            default_route.clone(),
+        )
+        .await
+        .with_context(|| format!("cannot collect what machine {} has", m.name))?;
+        if !involved(preseed, &m.name, &system) {
+            continue;
+        }
+        system.address = address_of(preseed, &m.name, &system).with_context(|| {
+            format!("cannot tell the address of machine {}: none of its addresses is the one the preseed gives it", m.name)
+        })?;
+        systems.push(system);
+        clients.insert(m.name, m.clients);
+    }
+    // An existing cluster (add mode, or a re-run) is read through the initiator.
+    let initiator = systems.iter().find(|s| match &preseed.initiator {
+        Initiator::Name { name, .. } => s.name == name.as_str(),
+        Initiator::Address(a) => s.address == *a,
+    });
+    let cluster = match initiator {
+        Some(init) => {
+            let members = init
+                .services
+                .lxd
+                .as_ref()
+                .map(|l| l.cluster_members.clone())
+                .unwrap_or_default();
+            if members.is_empty() {
+                None
+            } else {
+                let c = &clients[&init.name];
+                Some(
+                    collect::collect_cluster(&c.lxd, c.microceph.as_ref(), &members)
+                        .await
+                        .context("cannot read the existing cluster")?,
+                )
+            }
+        }
+        None => None,
+    };
+    let inventory =
+        Inventory::new(systems, cluster).context("the collected inventory is inconsistent")?;
+    Ok((inventory, clients))
+}
+
+/// Runs `microcloud preseed`.
+pub fn run(args: Args) -> Result<ExitCode> {
+    let (name, bytes, base) = read_input(args.file.as_deref())?;
+    let report = config_loader::load_bytes(&bytes, &HostEnvironment { base });
+    let Some(preseed) = report.preseed().cloned() else {
+        print_diagnostics(&report, report.diagnostics(), &name, args.format)?;
+        return Ok(ExitCode::from(EXIT_INVALID));
+    };
+    if !report.diagnostics().is_empty() && args.format == Format::Human {
+        eprint!("{}", report.render(&name));
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(run_async(args, preseed, report, name, bytes))
+}
+
+async fn run_async(
+    args: Args,
+    preseed: Preseed,
+    report: config_loader::Report,
+    name: String,
+    bytes: Vec<u8>,
+) -> Result<ExitCode> {
+    let (machines, default_route) = match &args.sim_dir {
+        Some(dir) => (sim_machines(dir)?, None),
+        None => {
+            let me = match &args.name {
+                Some(n) => n.clone(),
+                None => host_name()?,
+            };
+            let others: Vec<&str> = preseed
+                .systems
+                .iter()
+                .map(|s| s.name.as_str())
+                .filter(|n| *n != me)
+                .collect();
+            if !others.is_empty() {
+                bail!(
+                    "this run involves other machines ({}), which needs the trust session between machines; \
+                     it is not available in this build yet: run a single-machine preseed here, or use --sim-dir for a simulated cluster",
+                    others.join(", ")
+                );
+            }
+            let lxd = args
+                .lxd_socket
+                .clone()
+                .unwrap_or_else(|| clients::paths::lxd_socket(|k| std::env::var(k).ok()));
+            let route = std::fs::read_to_string("/proc/net/route")
+                .ok()
+                .and_then(|t| collect::default_route_interface_from_proc(&t));
+            (
+                vec![machine(
+                    &me,
+                    &lxd,
+                    &args.microceph_socket,
+                    &args.microovn_socket,
+                )],
+                route,
+            )
+        }
+    };
+    let (inventory, clients) = collect(&preseed, machines, default_route).await?;
+    let plan = match planner::plan(&preseed, &inventory) {
+        Ok(plan) => plan,
+        Err(errors) => {
+            let all = report.with_extra(errors.iter().map(planner::PlanError::to_diagnostic));
+            print_diagnostics(&report, &all, &name, args.format)?;
+            return Ok(ExitCode::from(EXIT_INVALID));
+        }
+    };
+    if args.dry_run {
+        let mut out = std::io::stdout().lock();
+        match args.format {
+            Format::Human => out.write_all(plan.render_text().as_bytes())?,
+            Format::Json => out.write_all(plan.to_json().as_bytes())?,
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    let total = plan.steps.len();
+    let todo = plan.steps.iter().filter(|s| !s.status.is_done()).count();
+    let mut progress = Progress::new(args.format, &plan);
+    progress.line(&format!(
+        "Plan: {total} steps, {todo} to do ({} already done)",
+        total - todo
+    ));
+
+    let journal_file = JournalFile::new(
+        args.journal
+            .clone()
+            .unwrap_or_else(|| default_journal(args.sim_dir.as_deref())),
+    );
+    if let Ok(Some(previous)) = journal_file.load() {
+        let interrupted = previous.interrupted_steps();
+        if !interrupted.is_empty() {
+            progress.line(&format!(
+                "The previous run stopped during {}; planning from the live state again.",
+                interrupted.join(", ")
+            ));
+        }
+    }
+    let digest = hex_digest(&bytes);
+    let mut journal = Journal::new(
+        digest,
+        serde_json::from_str(&plan.to_json()).unwrap_or(serde_json::Value::Null),
+    );
+    journal_file
+        .save(&mut journal)
+        .with_context(|| format!("cannot write the journal {}", journal_file.path().display()))?;
+
+    let identity = Identity::generate("microcloud", &[]).context("cannot create a TLS identity")?;
+    let runner = Arc::new(PlanRunner::new(plan, clients, identity));
+    let options = Options {
+        max_parallel: args.max_parallel.max(1),
+        ..Options::default()
+    };
+    let (event_tx, mut event_rx) = mpsc::unbounded_channel();
+    let (cancel_tx, cancel_rx) = watch::channel(false);
+    let apply = tokio::spawn({
+        let runner = runner.clone();
+        async move { executor::apply::apply(runner, &options, Some(event_tx), cancel_rx).await }
+    });
+    let mut interrupted = false;
+    let mut ctrl_c = Box::pin(tokio::signal::ctrl_c());
+    loop {
+        tokio::select! {
+            event = event_rx.recv() => match event {
+                Some(e) => {
+                    record(&mut journal, &e);
+                    if matches!(e, Event::Finished { .. } | Event::Failed { .. }) {
+                        let _ = journal_file.save(&mut journal);
+                    }
+                    progress.event(&e);
+                }
+                None => break,
+            },
+            _ = &mut ctrl_c, if !interrupted => {
+                interrupted = true;
+                progress.line("Interrupted: letting running steps finish, starting nothing new.");
+                let _ = cancel_tx.send(true);
+            }
+        }
+    }
+    let report = apply
+        .await
+        .context("the executor stopped abnormally")?
+        .context("the plan is not a valid graph")?;
+    journal.finished = Some(RunEnd {
+        at: timestamp(SystemTime::now()),
+        succeeded: report.succeeded(),
+    });
+    for (id, r) in &report.results {
+        if let StepResult::NotStarted(why) = r {
+            journal.steps.insert(
+                id.0.clone(),
+                StepRecord::NotStarted {
+                    reason: format!("{why:?}"),
+                },
+            );
+        }
+    }
+    journal_file
+        .save(&mut journal)
+        .with_context(|| format!("cannot write the journal {}", journal_file.path().display()))?;
+    progress.report(&report, runner.plan(), journal_file.path());
+    Ok(if report.succeeded() {
+        ExitCode::SUCCESS
+    } else if interrupted {
+        ExitCode::from(EXIT_INTERRUPTED)
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+fn default_journal(sim_dir: Option<&Path>) -> PathBuf {
+    match sim_dir {
+        Some(d) => d.join("microcloud-journal.json"),
+        None => PathBuf::from("/var/lib/microcloud/journal.json"),
+    }
+}
+
+fn hex_digest(bytes: &[u8]) -> String {
+    Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+fn record(journal: &mut Journal, e: &Event) {
+    let now = timestamp(SystemTime::now());
+    match e {
+        Event::Started { step, attempt } => {
+            journal.steps.insert(
+                step.0.clone(),
+                StepRecord::Running {
+                    started_at: now,
+                    attempts: *attempt,
+                },
+            );
+        }
+        Event::Finished { step, outcome, .. } => {
+            let attempts = match journal.steps.get(&step.0) {
+                Some(StepRecord::Running { attempts, .. }) => *attempts,
+                _ => 1,
+            };
+            journal.steps.insert(
+                step.0.clone(),
+                StepRecord::Done {
+                    outcome: RecordedOutcome::from(*outcome),
+                    attempts,
+                    finished_at: now,
+                },
+            );
+        }
+        Event::Failed { step, error } => {
+            let attempts = match journal.steps.get(&step.0) {
+                Some(StepRecord::Running { attempts, .. }) => *attempts,
+                _ => 1,
+            };
+            journal.steps.insert(
+                step.0.clone(),
+                StepRecord::Failed {
+                    error: error.clone(),
+                    attempts,
+                    finished_at: now,
+                },
+            );
+        }
+        Event::Retrying { .. } | Event::Stopping { .. } => {}
+    }
+}
+
+/// Renders progress: one line per event for people, or one JSON object per
+/// line (`"v": 1`) for programs.
+struct Progress {
+    format: Format,
+    start: Instant,
+    done: usize,
+    total: usize,
+    nodes: BTreeMap<String, (String, String)>,
+}
+
+impl Progress {
+    fn new(format: Format, plan: &planner::Plan) -> Progress {
+        let nodes = plan
+            .steps
+            .iter()
+            .map(|s| {
+                (
+                    s.id.0.clone(),
+                    (s.member().to_owned(), planner::render::summary(s)),
+                )
+            })
+            .collect();
+        Progress {
+            format,
+            start: Instant::now(),
+            done: 0,
+            total: plan.steps.len(),
+            nodes,
+        }
+    }
+
+    fn secs(&self) -> f64 {
+        self.start.elapsed().as_secs_f64()
+    }
+
+    fn emit_json(&self, value: serde_json::Value) {
+        let mut v = value;
+        if let Some(o) = v.as_object_mut() {
+            o.insert("v".into(), 1.into());
+            o.insert(
+                "t".into(),
+                serde_json::json!((self.secs() * 1000.0).round() / 1000.0),
+            );
+        }
+        println!("{v}");
+    }
+
+    fn line(&self, text: &str) {
+        match self.format {
+            Format::Human => println!("{text}"),
+            Format::Json => {
+                self.emit_json(serde_json::json!({"event": "message", "message": text}))
+            }
+        }
+    }
+
+    fn event(&mut self, e: &Event) {
+        let describe = |step: &str| self.nodes.get(step).cloned().unwrap_or_default();
+        match (self.format, e) {
+            (Format::Json, Event::Started { step, attempt }) => {
+                let (node, _) = describe(&step.0);
+                self.emit_json(serde_json::json!({"event": "started", "step": step.0, "node": node, "attempt": attempt}));
+            }
+            (
+                Format::Json,
+                Event::Retrying {
+                    step,
+                    attempt,
+                    delay,
+                    error,
+                },
+            ) => {
+                self.emit_json(serde_json::json!({"event": "retrying", "step": step.0, "attempt": attempt, "delay_s": delay.as_secs_f64(), "error": error}));
+            }
+            (
+                Format::Json,
+                Event::Finished {
+                    step,
+                    outcome,
+                    elapsed,
+                },
+            ) => {
+                self.done += 1;
+                let (node, _) = describe(&step.0);
+                let outcome = if *outcome == Outcome::Changed {
+                    "changed"
+                } else {
+                    "already_done"
+                };
+                self.emit_json(serde_json::json!({"event": "finished", "step": step.0, "node": node, "outcome": outcome, "elapsed_s": elapsed.as_secs_f64(), "done": self.done, "total": self.total}));
+            }
+            (Format::Json, Event::Failed { step, error }) => {
+                let (node, _) = describe(&step.0);
+                self.emit_json(serde_json::json!({"event": "failed", "step": step.0, "node": node, "error": error}));
+            }
+            (Format::Json, Event::Stopping { reason }) => {
+                self.emit_json(serde_json::json!({"event": "stopping", "reason": reason}));
+            }
+            (Format::Human, Event::Finished { step, outcome, .. }) => {
+                self.done += 1;
+                let (node, what) = describe(&step.0);
+                let mark = if *outcome == Outcome::Changed {
+                    "ok"
+                } else {
+                    "--"
+                };
+                let note = if *outcome == Outcome::AlreadyDone {
+                    " (already done)"
+                } else {
+                    ""
+                };
+                println!(
+                    "[{:>6.1}s] {:>3}/{} {mark} {node}: {what}{note}",
+                    self.secs(),
+                    self.done,
+                    self.total
+                );
+            }
+            (
+                Format::Human,
+                Event::Retrying {
+                    step,
+                    attempt,
+                    delay,
+                    error,
+                },
+            ) => {
+                println!(
+                    "[{:>6.1}s]         retry {} (attempt {attempt} failed: {error}; next in {:.1}s)",
+                    self.secs(),
+                    step,
+                    delay.as_secs_f64()
+                );
+            }
+            (Format::Human, Event::Failed { step, error }) => {
+                let (node, what) = describe(&step.0);
+                println!(
+                    "[{:>6.1}s]         FAILED {node}: {what}: {error}",
+                    self.secs()
+                );
+            }
+            (Format::Human, Event::Stopping { reason }) => {
+                println!("[{:>6.1}s] stopping: {reason}", self.secs())
+            }
+            (Format::Human, Event::Started { .. }) => {}
+        }
+    }
+
+    fn report(&self, report: &Report<ApplyError>, plan: &planner::Plan, journal: &Path) {
+        let changed = report.count(Outcome::Changed);
+        let already = report.count(Outcome::AlreadyDone);
+        let failed: Vec<(String, String, String)> = report
+            .results
+            .iter()
+            .filter_map(|(id, r)| match r {
+                StepResult::Failed { failure, .. } => {
+                    let node = plan
+                        .step(&planner::plan::StepId(id.0.clone()))
+                        .map(|s| s.node.clone())
+                        .unwrap_or_default();
+                    Some((id.0.clone(), node, error_chain(failure)))
+                }
+                _ => None,
+            })
+            .collect();
+        let not_started: Vec<String> = report
+            .results
+            .iter()
+            .filter(|(_, r)| matches!(r, StepResult::NotStarted(_)))
+            .map(|(id, _)| id.0.clone())
+            .collect();
+        let cancelled = report
+            .results
+            .values()
+            .any(|r| matches!(r, StepResult::NotStarted(NotStarted::Cancelled)));
+        match self.format {
+            Format::Json => self.emit_json(serde_json::json!({
+                "event": "report",
+                "succeeded": report.succeeded(),
+                "changed": changed,
+                "already_done": already,
+                "failed": failed.iter().map(|(s, n, e)| serde_json::json!({"step": s, "node": n, "error": e})).collect::<Vec<_>>(),
+                "not_started": not_started,
+                "elapsed_s": report.elapsed.as_secs_f64(),
+                "journal": journal,
+            })),
+            Format::Human => {
+                println!();
+                if report.succeeded() {
+                    println!(
+                        "MicroCloud is ready: {changed} step(s) changed something, {already} were already done ({:.1}s).",
+                        report.elapsed.as_secs_f64()
+                    );
+                } else {
+                    let why = if cancelled { "interrupted" } else { "failed" };
+                    println!("The run {why}: {changed} step(s) changed something, {already} were already done.");
+                    for (step, node, error) in &failed {
+                        println!("  failed: {step} on {node}: {error}");
+                    }
+                    if !not_started.is_empty() {
+                        println!("  not started: {} step(s): {}", not_started.len(), not_started.join(", "));
+                    }
+                    println!("Fix the cause and run the same command again: finished steps are not repeated.");
+                }
+                println!("Journal: {}", journal.display());
+            }
+        }
+    }
+}
+
+/// The error and its sources, joined with ": ".
+fn error_chain(failure: &executor::Failure<ApplyError>) -> String {
+    let mut text = failure.to_string();
+    let source: Option<&(dyn std::error::Error + 'static)> = match failure {
+        executor::Failure::Permanent(e) => std::error::Error::source(e),
+        executor::Failure::DeadlineExceeded { last: Some(e), .. }
+        | executor::Failure::Cancelled { last: e } => std::error::Error::source(e),
+        executor::Failure::DeadlineExceeded { last: None, .. } => None,
+    };
+    let mut next = source;
+    while let Some(e) = next {
+        text.push_str(": ");
+        text.push_str(&e.to_string());
+        next = e.source();
+    }
+    text
+}
