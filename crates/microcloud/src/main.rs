@@ -48,8 +48,12 @@ enum Command {
         /// The preseed file; standard input when absent or "-".
         file: Option<PathBuf>,
         /// Directory with the inventory files.
-        #[arg(long, value_name = "DIR")]
-        inventory: PathBuf,
+        #[arg(long, value_name = "DIR", required_unless_present = "sim_dir")]
+        inventory: Option<PathBuf>,
+        /// Collect the inventory from the simulated cluster under DIR (as
+        /// started by `microcloud-sim --state-dir DIR`) instead.
+        #[arg(long, value_name = "DIR", conflicts_with = "inventory")]
+        sim_dir: Option<PathBuf>,
         /// Output format.
         #[arg(long, value_enum, default_value_t = Format::Human)]
         format: Format,
@@ -166,8 +170,16 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Plan {
             file,
             inventory,
+            sim_dir,
             format,
-        } => plan(file.as_deref(), &inventory, format),
+        } => {
+            let source = match (inventory, sim_dir) {
+                (_, Some(dir)) => InventorySource::Sim(dir),
+                (Some(dir), None) => InventorySource::Files(dir),
+                (None, None) => anyhow::bail!("give --inventory DIR or --sim-dir DIR"),
+            };
+            plan(file.as_deref(), &source, format)
+        }
         Command::Schema => {
             let schema = serde_json::to_string_pretty(config_loader::shape::schema())?;
             writeln!(io::stdout(), "{schema}")?;
@@ -261,14 +273,25 @@ fn read_inventory(dir: &Path) -> Result<planner::Inventory> {
         .with_context(|| format!("invalid inventory in {}", dir.display()))
 }
 
-fn plan(file: Option<&Path>, inventory: &Path, format: Format) -> Result<ExitCode> {
+/// Where `plan` takes the inventory from.
+enum InventorySource {
+    /// A directory of inventory files.
+    Files(PathBuf),
+    /// A running simulated cluster.
+    Sim(PathBuf),
+}
+
+fn plan(file: Option<&Path>, source: &InventorySource, format: Format) -> Result<ExitCode> {
     let (name, bytes, base) = read_input(file)?;
     let env = HostEnvironment { base };
     let report = config_loader::load_bytes(&bytes, &env);
-    let inventory = read_inventory(inventory)?;
     let Some(preseed) = report.preseed() else {
         print_diagnostics(&report, report.diagnostics(), &name, format)?;
         return Ok(ExitCode::from(EXIT_INVALID));
+    };
+    let inventory = match source {
+        InventorySource::Files(dir) => read_inventory(dir)?,
+        InventorySource::Sim(dir) => preseed::sim_inventory(preseed, dir)?,
     };
     let mut stdout = io::stdout().lock();
     match planner::plan(preseed, &inventory) {

@@ -211,6 +211,16 @@ async fn collect(
     Ok((inventory, clients))
 }
 
+/// Collects the inventory of the simulated cluster under `dir` for
+/// `preseed` (for `microcloud plan --sim-dir`).
+pub fn sim_inventory(preseed: &Preseed, dir: &Path) -> Result<Inventory> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(async { Ok(collect(preseed, sim_machines(dir)?, None).await?.0) })
+}
+
 /// Runs `microcloud preseed`.
 pub fn run(args: Args) -> Result<ExitCode> {
     let (name, bytes, base) = read_input(args.file.as_deref())?;

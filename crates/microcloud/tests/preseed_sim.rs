@@ -175,3 +175,39 @@ fn an_invalid_preseed_exits_two_before_touching_anything() {
     );
     assert_eq!(out.status.code(), Some(2));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn plan_and_dry_run_read_a_simulated_cluster_and_change_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let _sim = start(3, Ipv4Addr::new(127, 0, 73, 1), dir.path()).await;
+    let file = example_at([127, 0, 73], dir.path());
+    let sim_dir = dir.path().to_str().unwrap().to_owned();
+    let (plan, dry) = tokio::task::spawn_blocking(move || {
+        let plan = Command::new(env!("CARGO_BIN_EXE_microcloud"))
+            .args(["plan", "--sim-dir", &sim_dir])
+            .arg(&file)
+            .output()
+            .unwrap();
+        let dry = preseed(&["--sim-dir", &sim_dir, "--dry-run"], &file);
+        (plan, dry)
+    })
+    .await
+    .unwrap();
+    assert_eq!(plan.status.code(), Some(0), "{}", text(&plan.stderr));
+    let plan_text = text(&plan.stdout);
+    assert!(
+        plan_text.starts_with("Plan: form a new cluster (initiator node1)"),
+        "{plan_text}"
+    );
+    assert!(
+        plan_text.contains("Steps (48 in all, 0 already done)"),
+        "{plan_text}"
+    );
+    assert_eq!(
+        text(&dry.stdout),
+        plan_text,
+        "--dry-run prints the same plan"
+    );
+    // Nothing was applied: no journal, and planning again gives the same plan.
+    assert!(!dir.path().join("microcloud-journal.json").exists());
+}
