@@ -13,16 +13,26 @@
 //! [`discovery`] finds the initiator by multicast, in MicroCloud's format.
 //!
 //! [`protocol`] is the whole protocol as sans-I/O state machines (typed
-//! messages in and out, randomness injected); the network shell that carries
-//! the messages over HTTPS lives beside it and contains no protocol logic.
+//! messages in and out, randomness injected).
+//!
+//! [`net`] is the network shell that carries the messages over HTTPS (the
+//! initiator's listener, the joiner's retrying client, the TLS verifiers);
+//! it contains no protocol logic.
+//!
+//! [`agent`] is what a joiner runs once admitted: an HTTPS server that
+//! accepts only the initiator's pinned certificate, proxies the local
+//! services' sockets, reports local facts and ends when the initiator says
+//! the run is over (or goes silent).
 
+pub mod agent;
 mod crypto;
 pub mod discovery;
+pub mod net;
 pub mod protocol;
 pub mod role;
 
 pub use protocol::{
-    Admitted, Challenge, CloseReason, Fingerprint, Hello, Initiator, InitiatorConfig, Intent,
-    JoinError, Joiner, JoinerConfig, Outcome, Passphrase, Proof, Refusal, Rejection, Trusted,
-    Verdict,
+    Abandon, Admitted, Challenge, CloseReason, Fingerprint, Hello, Initiator, InitiatorConfig,
+    Intent, JoinError, Joiner, JoinerConfig, Outcome, Passphrase, Proof, Refusal, Rejection,
+    Trusted, Verdict,
 };

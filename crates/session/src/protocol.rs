@@ -17,6 +17,11 @@
 //!                                          ◄───────  Verdict { attempt, outcome, mac }
 //! ```
 //!
+//! A joiner whose check of the initiator's confirmation fails may send
+//! `Abandon { attempt }`, so that the initiator counts the failure at once
+//! and can say which joiner failed (otherwise the open attempt counts only
+//! when it is evicted).
+//!
 //! Both confirmations and both MACs are keyed from the SPAKE2 secret and a
 //! transcript that includes both TLS certificate fingerprints as each side
 //! saw them (see [`crate::crypto`]). After a `Verdict` of `Admitted`, each
@@ -176,6 +181,17 @@ pub struct Verdict {
     /// MAC over the outcome.
     #[serde(with = "hex::serde")]
     pub mac: Tag,
+}
+
+/// Joiner → initiator: the joiner gives up on an attempt because the
+/// initiator's confirmation did not verify. Unauthenticated (no key is
+/// shared); it only makes the initiator count the failure now instead of
+/// when the open attempt is evicted, and say which joiner failed.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Abandon {
+    /// The attempt from the `Challenge`.
+    pub attempt: Id,
 }
 
 /// The initiator's decision about an authenticated joiner.
@@ -520,6 +536,37 @@ impl Initiator {
             outcome,
             mac,
         })
+    }
+
+    /// Handles an `Abandon` received over a TLS connection whose client
+    /// certificate has fingerprint `peer`: the open attempt is removed and
+    /// counts as a failed attempt (exactly as if its `Proof` had failed).
+    /// Returns the name the joiner gave in its `Hello`. An attempt opened
+    /// under another certificate is left alone and reported as unknown,
+    /// so nobody can abandon somebody else's attempt.
+    pub fn on_abandon(
+        &mut self,
+        peer: Fingerprint,
+        abandon: &Abandon,
+    ) -> Result<String, Rejection> {
+        self.check_open()?;
+        match self.open.get(&abandon.attempt) {
+            Some(attempt) if attempt.peer == peer => {}
+            _ => return Err(Rejection::UnknownAttempt),
+        }
+        let name = self
+            .open
+            .remove(&abandon.attempt)
+            .map(|attempt| attempt.joiner_name)
+            .unwrap_or_default();
+        self.fail();
+        Ok(name)
+    }
+
+    /// The name a joiner gave in the `Hello` of an open attempt (for the
+    /// network shell's messages); `None` for an unknown attempt.
+    pub fn attempt_joiner(&self, attempt: &Id) -> Option<&str> {
+        self.open.get(attempt).map(|a| a.joiner_name.as_str())
     }
 
     fn policy(&self, name: &str, peer: Fingerprint, intent: &Intent) -> Result<(), Refusal> {

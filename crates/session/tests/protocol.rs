@@ -106,6 +106,63 @@ fn wrong_passphrase_is_detected_by_the_joiner_before_it_proves_anything() {
 }
 
 #[test]
+fn a_joiner_that_abandons_an_attempt_is_counted_at_once_and_named() {
+    let mut r = rng(20);
+    let mut i = initiator(&["micro02"], &mut r);
+    let (mut j, hello) = Joiner::start(joiner("micro02", cert(2), "wrong horse"), &mut r);
+    let challenge = i.on_hello(cert(2), &hello, &mut r).unwrap();
+    assert_eq!(i.attempt_joiner(&challenge.attempt), Some("micro02"));
+    assert_eq!(
+        j.on_challenge(INITIATOR_CERT, &challenge),
+        Err(JoinError::InitiatorNotAuthenticated)
+    );
+    let abandon = Abandon {
+        attempt: challenge.attempt,
+    };
+    // Only the certificate that opened the attempt can abandon it.
+    assert_eq!(
+        i.on_abandon(cert(3), &abandon),
+        Err(Rejection::UnknownAttempt)
+    );
+    assert_eq!(i.failures(), 0);
+    assert_eq!(i.on_abandon(cert(2), &abandon), Ok("micro02".to_owned()));
+    assert_eq!(i.failures(), 1);
+    assert_eq!(i.attempt_joiner(&challenge.attempt), None);
+    // The attempt is gone: abandoning it again changes nothing.
+    assert_eq!(
+        i.on_abandon(cert(2), &abandon),
+        Err(Rejection::UnknownAttempt)
+    );
+    assert_eq!(i.failures(), 1);
+}
+
+#[test]
+fn an_abandon_from_a_stranger_leaves_the_honest_attempt_intact() {
+    let mut r = rng(21);
+    let mut i = initiator(&["micro02"], &mut r);
+    let (mut j, hello) = Joiner::start(joiner("micro02", cert(2), "correct horse"), &mut r);
+    let challenge = i.on_hello(cert(2), &hello, &mut r).unwrap();
+    let abandon = Abandon {
+        attempt: challenge.attempt,
+    };
+    assert_eq!(
+        i.on_abandon(MITM_CERT, &abandon),
+        Err(Rejection::UnknownAttempt)
+    );
+    let proof = j.on_challenge(INITIATOR_CERT, &challenge).unwrap();
+    let verdict = i.on_proof(cert(2), &proof).unwrap();
+    assert!(j.on_verdict(&verdict).is_ok());
+    assert_eq!(i.failures(), 0);
+    // Once closed, abandons are rejected like every other message.
+    assert_eq!(
+        i.on_abandon(cert(2), &abandon),
+        Err(Rejection::SessionClosed {
+            reason: "every listed system has joined".to_owned()
+        })
+    );
+}
+
+#[test]
 fn a_guessing_joiner_is_refused_and_counted() {
     let mut r = rng(3);
     let mut i = initiator(&["micro02"], &mut r);
