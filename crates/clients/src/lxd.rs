@@ -1186,7 +1186,10 @@ pub trait LxdApi: Send + Sync {
         target: Option<&str>,
     ) -> impl Future<Output = Result<Resources, Error>> + Send;
 
-    /// `GET /1.0/storage-pools?recursion=1`.
+    /// `GET /1.0/storage-pools?recursion=1[&target=]`. LXD ignores
+    /// `target` here and, when clustered, omits the member-specific keys
+    /// (`source`, `size`…): read one member's view with
+    /// [`LxdApi::storage_pool`].
     fn storage_pools(
         &self,
         target: Option<&str>,
@@ -1209,7 +1212,10 @@ pub trait LxdApi: Send + Sync {
         target: Option<&str>,
     ) -> impl Future<Output = Result<(), Error>> + Send;
 
-    /// `GET /1.0/storage-pools/<pool>/volumes/custom?recursion=1`.
+    /// `GET /1.0/storage-pools/<pool>/volumes/custom?recursion=1[&target=]`.
+    /// Current LXD lists only the target member's (and remote) volumes;
+    /// LXD 5.0.2 ignores `target` and lists every member's, so check
+    /// [`StorageVolume::location`].
     fn custom_volumes(
         &self,
         pool: &str,

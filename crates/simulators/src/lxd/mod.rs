@@ -352,7 +352,7 @@ impl LxdService {
             };
         }
         if let Some(target) = req.target()
-            && forwardable(&m, &segs)
+            && (forwardable(&m, &segs) || self.forwards_volume_list(&m, &segs))
             && target != self.member_name()
         {
             return self.forward(&req, target).await;
@@ -1965,6 +1965,19 @@ pub(crate) fn go_bind_error(e: &std::io::Error) -> String {
         std::io::ErrorKind::AddrNotAvailable => "cannot assign requested address".into(),
         std::io::ErrorKind::PermissionDenied => "permission denied".into(),
         _ => e.to_string(),
+    }
+}
+
+impl LxdService {
+    /// Current LXD forwards volume listings to `?target=`
+    /// (`storagePoolVolumesGet`); 5.0.2 answers them itself.
+    fn forwards_volume_list(&self, m: &Method, segs: &[&str]) -> bool {
+        self.b.profile == LxdProfile::Current
+            && matches!(
+                (m, segs),
+                (&Method::GET, ["1.0", "storage-pools", _, "volumes"])
+                    | (&Method::GET, ["1.0", "storage-pools", _, "volumes", _])
+            )
     }
 }
 

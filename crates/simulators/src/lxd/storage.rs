@@ -175,11 +175,11 @@ impl LxdService {
                     .collect::<Vec<_>>(),
             );
         }
-        let view = if clustered {
-            req.target().map(|_| me.as_str())
-        } else {
-            Some(me.as_str())
-        };
+        // Unlike `GET /1.0/storage-pools/<name>`, LXD's list ignores
+        // `?target=` (no forwarding) and, when clustered, always omits the
+        // member-specific keys (`canonical/lxd:lxd/storage_pools.go`
+        // `storagePoolsGet`, 5.0 and current alike).
+        let view = if clustered { None } else { Some(me.as_str()) };
         Reply::sync(
             pools
                 .values()
@@ -606,11 +606,22 @@ impl LxdService {
         if !exists {
             return Reply::error(404, "Storage pool not found");
         }
+        // Current LXD forwards `?target=` (see `route`) and then lists only
+        // that member's volumes and remote ones (`memberSpecific` in
+        // `storagePoolVolumesGet`); 5.0.2 lists every member's volumes.
+        let only_member =
+            (self.b.profile == LxdProfile::Current && req.target().is_some() && self.clustered())
+                .then(|| self.member_name());
         let vols: Vec<Volume> = self
             .with_db(|db| {
                 db.volumes
                     .iter()
                     .filter(|v| v.pool == pool)
+                    .filter(|v| {
+                        only_member
+                            .as_ref()
+                            .is_none_or(|m| v.member.is_empty() || v.member == *m)
+                    })
                     .cloned()
                     .collect()
             })
