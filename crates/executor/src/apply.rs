@@ -495,10 +495,13 @@ where
             }
             Action::ConfigureOvnNorthbound { port: _ } => {
                 let o = node.microovn.as_ref().ok_or_else(|| self.missing(step))?;
-                let services = o
+                let mut services = o
                     .services()
                     .await
                     .map_err(service_error(step, "listing MicroOVN services"))?;
+                // In member-name order, as the plan says: MicroOVN lists
+                // services in join order, which differs from run to run.
+                services.sort_by(|a, b| a.location.cmp(&b.location));
                 let members = o
                     .cluster_members()
                     .await
@@ -567,17 +570,24 @@ where
                     .storage_pools(None)
                     .await
                     .map_err(service_error(step, "listing storage pools"))?;
-                if pools
-                    .iter()
-                    .any(|p| p.name == *name && p.status == "Created")
-                {
+                let existing = pools.iter().find(|p| p.name == *name);
+                if existing.is_some_and(|p| p.status == "Created") {
                     return Ok(Outcome::AlreadyDone);
                 }
+                let partial = existing.is_some_and(|p| partially_created(&p.status, &p.config));
                 let body = StoragePoolsPost {
                     name: name.clone(),
                     driver: driver.clone(),
-                    config: config.clone(),
-                    description: description.clone(),
+                    config: if partial {
+                        BTreeMap::new()
+                    } else {
+                        config.clone()
+                    },
+                    description: if partial {
+                        String::new()
+                    } else {
+                        description.clone()
+                    },
                 };
                 node.lxd
                     .create_storage_pool(&body, None)
@@ -627,17 +637,24 @@ where
                     .networks(None)
                     .await
                     .map_err(service_error(step, "listing networks"))?;
-                if networks
-                    .iter()
-                    .any(|n| n.name == *name && n.status == "Created")
-                {
+                let existing = networks.iter().find(|n| n.name == *name);
+                if existing.is_some_and(|n| n.status == "Created") {
                     return Ok(Outcome::AlreadyDone);
                 }
+                let partial = existing.is_some_and(|n| partially_created(&n.status, &n.config));
                 let body = NetworksPost {
                     name: name.clone(),
                     kind: network_type.clone(),
-                    config: config.clone(),
-                    description: description.clone(),
+                    config: if partial {
+                        BTreeMap::new()
+                    } else {
+                        config.clone()
+                    },
+                    description: if partial {
+                        String::new()
+                    } else {
+                        description.clone()
+                    },
                 };
                 node.lxd
                     .create_network(&body, None)
@@ -810,6 +827,17 @@ where
                 format!("fetching the cluster certificate from {address}"),
             ))
     }
+}
+
+/// Whether a cluster-wide pool or network creation already ran and did not
+/// complete (a member failed, or the run stopped mid-way): LXD then holds
+/// its global configuration (status `Errored`, or global keys on a
+/// not-yet-created object; the cluster-wide view lists global keys only)
+/// and refuses to be given it again ("already partially created. Please do
+/// not specify any global config when re-running create"). Such a creation
+/// is completed by posting it again without config or description.
+fn partially_created(status: &str, global_config: &BTreeMap<String, String>) -> bool {
+    status == "Errored" || (status != "Created" && !global_config.is_empty())
 }
 
 /// Bootstrap of MicroCeph or MicroOVN: done when the daemon is initialised
