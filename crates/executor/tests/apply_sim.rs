@@ -10,10 +10,9 @@ mod common;
 use common::*;
 use executor::Outcome;
 use simulators::LxdProfile;
-use std::net::Ipv4Addr;
 
-async fn form_and_rerun(profile: LxdProfile, base: Ipv4Addr) {
-    let sim = start_on(3, profile, base).await;
+async fn form_and_rerun(profile: LxdProfile) {
+    let sim = start(3, profile).await;
     let seed = Seed::bootstrap(&sim, 3);
     let first = run(&sim, &seed).await;
     first.assert_succeeded("the first run");
@@ -45,12 +44,12 @@ async fn form_and_rerun(profile: LxdProfile, base: Ipv4Addr) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn three_nodes_current_lxd_form_and_rerun_changes_nothing() {
-    form_and_rerun(LxdProfile::Current, Ipv4Addr::new(127, 0, 61, 1)).await;
+    form_and_rerun(LxdProfile::Current).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn three_nodes_lxd_5_0_2_form_and_rerun_changes_nothing() {
-    form_and_rerun(LxdProfile::Legacy, Ipv4Addr::new(127, 0, 62, 1)).await;
+    form_and_rerun(LxdProfile::Legacy).await;
 }
 
 /// Members of `service` ("lxd", "microceph", "microovn") as `node`'s

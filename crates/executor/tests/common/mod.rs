@@ -16,7 +16,7 @@ use planner::plan::{Plan, Status};
 use serde_json::Value;
 use simulators::{LxdProfile, Sim, SimBuilder};
 use std::collections::{BTreeMap, BTreeSet};
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::watch;
@@ -27,18 +27,6 @@ pub type Clients = NodeClients<LxdClient, MicroCephClient, MicroOvnClient>;
 /// Simulated durations are multiplied by this: a 4.6 s Ceph pool creation
 /// takes 46 ms, so that operations still overlap as they do for real.
 pub const TIME_SCALE: f64 = 0.01;
-
-/// Starts `nodes` simulated nodes on `base`, `.+1`, … with `profile`.
-pub async fn start_on(nodes: usize, profile: LxdProfile, base: Ipv4Addr) -> Sim {
-    SimBuilder::new()
-        .nodes(nodes)
-        .profile(profile)
-        .base_ip(base)
-        .time_scale(TIME_SCALE)
-        .start()
-        .await
-        .unwrap()
-}
 
 /// Starts `nodes` simulated nodes with `profile` on a free random
 /// `127.x.y.0/24` block (so that parallel tests, and test runs of other
@@ -480,12 +468,6 @@ pub async fn assert_clean(sim: &Sim, profile: LxdProfile, what: &str) {
         "{what}: the state differs from a clean run's:\n{}",
         diff(&now, &clean)
     );
-}
-
-/// The address of node `i` (1-based) of a simulation on `base`.
-pub fn node_ip(base: Ipv4Addr, i: u8) -> IpAddr {
-    let o = base.octets();
-    IpAddr::V4(Ipv4Addr::new(o[0], o[1], o[2], o[3] + i - 1))
 }
 
 /// A readable difference between two states (first differing paths).
