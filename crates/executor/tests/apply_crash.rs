@@ -3,7 +3,8 @@
 //! `Finished` event arrives), or cut by a whole-node crash of the
 //! simulator (after which the node is restarted), is followed by a fresh
 //! collect → plan → apply with the same preseed, and the final state must
-//! equal that of a clean, uninterrupted formation.
+//! equal that of a clean, uninterrupted formation (or, for an interrupted
+//! add of a fourth machine, that of a clean add).
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -90,6 +91,44 @@ stop_after_tests! {
     stop_after_lxd_token_5_0_2: Legacy, "lxd.token@node3";
     stop_after_ovn_northbound_5_0_2: Legacy, "lxd.ovn-northbound";
     stop_after_pool_5_0_2: Legacy, "lxd.pool.local";
+}
+
+/// Adds node4 to a formed 3-node cluster, cancels the add when `step`
+/// finishes, then runs the add again: the result is that of a clean add.
+async fn stop_add_after(profile: LxdProfile, step: &str) {
+    let sim = start(4, profile).await;
+    run(&sim, &Seed::bootstrap(&sim, 3))
+        .await
+        .assert_succeeded("the 3-node formation");
+    let seed = Seed::add(&sim, &["node4"]);
+    let plan = plan(&sim, &seed).await;
+    assert_eq!(plan.mode, planner::plan::PlanMode::Add);
+    let first = apply_plan(&sim, plan, &options(), StopAt::Finished(step.to_owned())).await;
+    assert!(!first.report.succeeded(), "the add stopped after {step}");
+    let again = run(&sim, &seed).await;
+    again.assert_succeeded(&format!("the add after stopping after {step}"));
+    let now = state(&sim).await;
+    let clean = clean_add_state(profile).await;
+    assert!(
+        now == clean,
+        "the add stopped after {step} and run again differs from a clean add:\n{}",
+        diff(&now, &clean)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stop_add_after_microceph_join() {
+    stop_add_after(LxdProfile::Current, "microceph.join@node4").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stop_add_after_lxd_token() {
+    stop_add_after(LxdProfile::Current, "lxd.token@node4").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stop_add_after_lxd_join_5_0_2() {
+    stop_add_after(LxdProfile::Legacy, "lxd.join@node4").await;
 }
 
 /// Crashes `node` when the rule matches, stops the run at its first

@@ -14,6 +14,11 @@
 //!   not start because the run stopped, nothing started after the failure;
 //!   and once the fault is gone, planning and applying the same preseed
 //!   again reaches the clean run's state.
+//!
+//! Most classes are tested with current LXD, the classes whose calls differ
+//! on LXD 5.0.2 (joins, synchronous pool and network creation, the OVN
+//! northbound connection) with 5.0.2 too; one test adds a machine (add
+//! mode) with transient faults on its joins, OSDs and volumes.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -463,4 +468,68 @@ permanent_tests! {
         &format!("step lxd.network.UPLINK on node1: creating network UPLINK: LXD on node node1, POST /1.0/networks: {ANSWERED}");
     permanent_configure_ovn_northbound_5_0_2: Legacy, "configure_ovn_northbound",
         &format!("step lxd.ovn-northbound on node1: listing MicroOVN services: MicroOVN on node node1, GET /1.0/services: {ANSWERED}");
+}
+
+/// Add mode with transient faults on the new machine's joins, its OSDs and
+/// its volumes: the add succeeds and ends as a clean add.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn transient_faults_while_adding_a_machine() {
+    let profile = LxdProfile::Current;
+    let sim = start(4, profile).await;
+    run(&sim, &Seed::bootstrap(&sim, 3))
+        .await
+        .assert_succeeded("the 3-node formation");
+    for (node, rule) in [
+        (
+            "node4",
+            FaultRule::on(Service::Microceph, "POST", "/core/control"),
+        ),
+        ("node4", FaultRule::on(Service::Lxd, "PUT", "/1.0/cluster")),
+        (
+            "node4",
+            FaultRule::on(Service::Microceph, "POST", "/1.0/disks"),
+        ),
+        (
+            "node1",
+            FaultRule::on(
+                Service::Lxd,
+                "POST",
+                "/1.0/storage-pools/local/volumes/custom",
+            ),
+        ),
+    ] {
+        sim.add_fault(node, rule.error(503).times(1)).unwrap();
+    }
+    let added = run(&sim, &Seed::add(&sim, &["node4"])).await;
+    added.assert_succeeded("the add with transient faults");
+    let retried: BTreeMap<String, u32> = added
+        .report
+        .results
+        .iter()
+        .filter_map(|(id, r)| match r {
+            StepResult::Done { attempts, .. } if *attempts > 1 => {
+                Some((class_of(&added, &id.0), attempts - 1))
+            }
+            _ => None,
+        })
+        .fold(BTreeMap::new(), |mut m, (class, n)| {
+            *m.entry(class).or_default() += n;
+            m
+        });
+    assert_eq!(
+        retried,
+        BTreeMap::from([
+            ("add_ceph_disk".to_owned(), 1),
+            ("create_volume".to_owned(), 1),
+            ("join_lxd".to_owned(), 1),
+            ("join_microcluster".to_owned(), 1),
+        ])
+    );
+    let now = state(&sim).await;
+    let clean = clean_add_state(profile).await;
+    assert!(
+        now == clean,
+        "differs from a clean add:\n{}",
+        diff(&now, &clean)
+    );
 }

@@ -459,6 +459,30 @@ pub async fn clean_state(profile: LxdProfile) -> Value {
     .clone()
 }
 
+/// The state after forming a 3-node cluster out of 4 machines and then
+/// adding the fourth (add mode) without faults, with `profile`; computed
+/// once per test binary and profile.
+pub async fn clean_add_state(profile: LxdProfile) -> Value {
+    static CURRENT: tokio::sync::OnceCell<Value> = tokio::sync::OnceCell::const_new();
+    static LEGACY: tokio::sync::OnceCell<Value> = tokio::sync::OnceCell::const_new();
+    let cell = match profile {
+        LxdProfile::Current => &CURRENT,
+        LxdProfile::Legacy => &LEGACY,
+    };
+    cell.get_or_init(|| async {
+        let sim = start(4, profile).await;
+        run(&sim, &Seed::bootstrap(&sim, 3))
+            .await
+            .assert_succeeded("the clean 3-node run");
+        run(&sim, &Seed::add(&sim, &["node4"]))
+            .await
+            .assert_succeeded("the clean add");
+        state(&sim).await
+    })
+    .await
+    .clone()
+}
+
 /// Asserts that `sim` is in the state of a clean formation.
 pub async fn assert_clean(sim: &Sim, profile: LxdProfile, what: &str) {
     let clean = clean_state(profile).await;
