@@ -11,7 +11,15 @@
 //! step stores the token under its step id, and the join step that names it
 //! (`token_from`) takes it. A token is issued afresh (after deleting or
 //! cancelling an unused one for the same joiner) whenever its step runs, so
-//! that a re-run after a crash between issuing and joining works.
+//! that a re-run after a crash between issuing and joining works. A token
+//! step whose joiner the cluster already lists checks the joiner's own
+//! daemon: if it is not clustered, a join was cut off half-way (the
+//! cluster recorded the member, the joiner crashed), which only removing
+//! the member by hand can repair, and the step fails saying so.
+//!
+//! A cluster-wide pool or network creation that failed or was cut off
+//! half-way is posted again without its global configuration, which LXD
+//! already holds and refuses to be given twice.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -300,15 +308,23 @@ where
                 expire_after_secs,
             } => {
                 let expire = Duration::from_secs(expire_after_secs.unwrap_or(3 * 3600));
+                let joiner_node = self.nodes.get(joiner);
                 match step.service {
-                    Service::Lxd => self.issue_lxd_token(step, &node.lxd, joiner).await,
+                    Service::Lxd => {
+                        self.issue_lxd_token(step, &node.lxd, joiner, joiner_node.map(|n| &n.lxd))
+                            .await
+                    }
                     Service::MicroCeph => {
                         let c = node.microceph.as_ref().ok_or_else(|| self.missing(step))?;
-                        self.issue_microcluster_token(step, c, joiner, expire).await
+                        let j = joiner_node.and_then(|n| n.microceph.as_ref());
+                        self.issue_microcluster_token(step, c, joiner, j, expire)
+                            .await
                     }
                     Service::MicroOvn => {
                         let o = node.microovn.as_ref().ok_or_else(|| self.missing(step))?;
-                        self.issue_microcluster_token(step, o, joiner, expire).await
+                        let j = joiner_node.and_then(|n| n.microovn.as_ref());
+                        self.issue_microcluster_token(step, o, joiner, j, expire)
+                            .await
                     }
                 }
             }
@@ -495,10 +511,13 @@ where
             }
             Action::ConfigureOvnNorthbound { port: _ } => {
                 let o = node.microovn.as_ref().ok_or_else(|| self.missing(step))?;
-                let services = o
+                let mut services = o
                     .services()
                     .await
                     .map_err(service_error(step, "listing MicroOVN services"))?;
+                // In member-name order, as the plan says: MicroOVN lists
+                // services in join order, which differs from run to run.
+                services.sort_by(|a, b| a.location.cmp(&b.location));
                 let members = o
                     .cluster_members()
                     .await
@@ -567,17 +586,24 @@ where
                     .storage_pools(None)
                     .await
                     .map_err(service_error(step, "listing storage pools"))?;
-                if pools
-                    .iter()
-                    .any(|p| p.name == *name && p.status == "Created")
-                {
+                let existing = pools.iter().find(|p| p.name == *name);
+                if existing.is_some_and(|p| p.status == "Created") {
                     return Ok(Outcome::AlreadyDone);
                 }
+                let partial = existing.is_some_and(|p| partially_created(&p.status, &p.config));
                 let body = StoragePoolsPost {
                     name: name.clone(),
                     driver: driver.clone(),
-                    config: config.clone(),
-                    description: description.clone(),
+                    config: if partial {
+                        BTreeMap::new()
+                    } else {
+                        config.clone()
+                    },
+                    description: if partial {
+                        String::new()
+                    } else {
+                        description.clone()
+                    },
                 };
                 node.lxd
                     .create_storage_pool(&body, None)
@@ -627,17 +653,24 @@ where
                     .networks(None)
                     .await
                     .map_err(service_error(step, "listing networks"))?;
-                if networks
-                    .iter()
-                    .any(|n| n.name == *name && n.status == "Created")
-                {
+                let existing = networks.iter().find(|n| n.name == *name);
+                if existing.is_some_and(|n| n.status == "Created") {
                     return Ok(Outcome::AlreadyDone);
                 }
+                let partial = existing.is_some_and(|n| partially_created(&n.status, &n.config));
                 let body = NetworksPost {
                     name: name.clone(),
                     kind: network_type.clone(),
-                    config: config.clone(),
-                    description: description.clone(),
+                    config: if partial {
+                        BTreeMap::new()
+                    } else {
+                        config.clone()
+                    },
+                    description: if partial {
+                        String::new()
+                    } else {
+                        description.clone()
+                    },
                 };
                 node.lxd
                     .create_network(&body, None)
@@ -708,17 +741,29 @@ where
         }
     }
 
+    /// `joiner_lxd` is the joiner's own LXD, when this run has it.
     async fn issue_lxd_token(
         &self,
         step: &Step,
         lxd: &L,
         joiner: &str,
+        joiner_lxd: Option<&L>,
     ) -> Result<Outcome, ApplyError> {
         let members = lxd
             .cluster_members()
             .await
             .map_err(service_error(step, "listing LXD members"))?;
         if members.iter().any(|m| m.server_name == joiner) {
+            if let Some(j) = joiner_lxd {
+                let cluster = j.cluster().await.map_err(service_error(
+                    step,
+                    format!("reading the cluster of {joiner}"),
+                ))?;
+                if !cluster.value.enabled {
+                    let remove = format!("lxc cluster remove {joiner} --force");
+                    return Err(half_joined(step, joiner, &remove));
+                }
+            }
             return Ok(Outcome::AlreadyDone);
         }
         // An unused token from an interrupted run would make LXD refuse a
@@ -750,11 +795,14 @@ where
         Ok(Outcome::Changed)
     }
 
+    /// `joiner_client` is the joiner's own daemon of the same service,
+    /// when this run has it.
     async fn issue_microcluster_token<M: MicroclusterApi>(
         &self,
         step: &Step,
         client: &M,
         joiner: &str,
+        joiner_client: Option<&M>,
         expire: Duration,
     ) -> Result<Outcome, ApplyError> {
         let members = client
@@ -762,6 +810,19 @@ where
             .await
             .map_err(service_error(step, "listing members"))?;
         if members.iter().any(|m| m.name == joiner) {
+            if let Some(j) = joiner_client {
+                let info = j.server_info().await.map_err(service_error(
+                    step,
+                    format!("reading the daemon status of {joiner}"),
+                ))?;
+                if !info.ready {
+                    let remove = match step.service {
+                        Service::MicroOvn => format!("microovn cluster remove {joiner}"),
+                        _ => format!("microceph cluster remove {joiner} --force"),
+                    };
+                    return Err(half_joined(step, joiner, &remove));
+                }
+            }
             return Ok(Outcome::AlreadyDone);
         }
         let tokens = client
@@ -810,6 +871,33 @@ where
                 format!("fetching the cluster certificate from {address}"),
             ))
     }
+}
+
+/// The cluster lists `joiner` as a member but the joiner's own daemon is
+/// not part of it: a join was cut off after the cluster recorded the new
+/// member (a crash of the joiner mid-join). No new token can help (the
+/// name is taken) and the join step would have no token; the member has to
+/// be removed by hand, with `remove` run on the step's node.
+fn half_joined(step: &Step, joiner: &str, remove: &str) -> ApplyError {
+    let service = step.service.name();
+    conflict(
+        step,
+        format!(
+            "the {service} cluster lists {joiner} as a member, but {service} on {joiner} is not part of a cluster: an earlier join was interrupted; remove the member (`{remove}` on {}) and run again",
+            step.node
+        ),
+    )
+}
+
+/// Whether a cluster-wide pool or network creation already ran and did not
+/// complete (a member failed, or the run stopped mid-way): LXD then holds
+/// its global configuration (status `Errored`, or global keys on a
+/// not-yet-created object; the cluster-wide view lists global keys only)
+/// and refuses to be given it again ("already partially created. Please do
+/// not specify any global config when re-running create"). Such a creation
+/// is completed by posting it again without config or description.
+fn partially_created(status: &str, global_config: &BTreeMap<String, String>) -> bool {
+    status == "Errored" || (status != "Created" && !global_config.is_empty())
 }
 
 /// Bootstrap of MicroCeph or MicroOVN: done when the daemon is initialised

@@ -1,228 +1,184 @@
 //! The whole chain against the simulators, over real unix sockets and TLS:
 //! collect the inventory, plan, apply; then collect, plan and apply again,
-//! which must change nothing.
+//! which must change nothing. Three and ten nodes, and adding a fourth
+//! machine to a formed cluster (add mode), on LXD 5.0.2 and current LXD.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use clients::cert::Identity;
-use clients::lxd::LxdClient;
-use clients::microceph::MicroCephClient;
-use clients::microovn::MicroOvnClient;
-use clients::transport::Transport;
-use executor::apply::{NodeClients, PlanRunner, apply};
-use executor::{Options, Outcome, Report, StepResult};
-use planner::inventory::Inventory;
-use simulators::{LxdProfile, Sim, SimBuilder};
-use std::collections::BTreeMap;
-use std::net::Ipv4Addr;
-use std::sync::Arc;
-use tokio::sync::watch;
+mod common;
 
-type Clients = NodeClients<LxdClient, MicroCephClient, MicroOvnClient>;
+use common::*;
+use executor::Outcome;
+use simulators::LxdProfile;
 
-fn clients(sim: &Sim) -> BTreeMap<String, Clients> {
-    sim.nodes()
-        .iter()
-        .map(|n| {
-            let name = n.name().to_owned();
-            let c = NodeClients {
-                lxd: LxdClient::new(Transport::unix(n.lxd_socket()), &name),
-                microceph: Some(MicroCephClient::new(
-                    Transport::unix(n.microceph_socket()),
-                    &name,
-                )),
-                microovn: Some(MicroOvnClient::new(
-                    Transport::unix(n.microovn_socket()),
-                    &name,
-                )),
-            };
-            (name, c)
-        })
-        .collect()
-}
-
-/// A preseed for the simulated nodes: OVN uplink on enp6s0, underlay on
-/// enp7s0 (10.20.0.x), local disk by filter, Ceph on the SCSI disks.
-fn preseed(sim: &Sim, wipe_local: bool) -> config_loader::Preseed {
-    let nodes = sim.nodes();
-    let mut yaml = format!(
-        "initiator_address: {}\nsession_passphrase: sim\nsystems:\n",
-        nodes[0].ip()
-    );
-    for (i, n) in nodes.iter().enumerate() {
-        yaml.push_str(&format!(
-            "  - name: {}\n    address: {}\n    ovn_uplink_interface: enp6s0\n    ovn_underlay_ip: 10.20.0.{}\n",
-            n.name(),
-            n.ip(),
-            i + 1
-        ));
-    }
-    yaml.push_str(&format!(
-        "ovn:\n  ipv4_gateway: 192.0.2.1/24\n  ipv4_range: 192.0.2.100-192.0.2.254\n  dns_servers: 192.0.2.1\n\
-         lxd:\n  local_pool_driver: btrfs\n\
-         storage:\n  local:\n    - find: type == nvme\n      wipe: {wipe_local}\n  ceph:\n    - find: type == scsi\n      wipe: true\n",
-    ));
-    let report = config_loader::load(&yaml, &config_loader::FakeEnvironment::default());
-    report
-        .preseed()
-        .cloned()
-        .unwrap_or_else(|| panic!("{}", report.render("sim.yaml")))
-}
-
-async fn inventory(sim: &Sim, clients: &BTreeMap<String, Clients>) -> Inventory {
-    let mut systems = Vec::new();
-    for n in sim.nodes() {
-        let c = &clients[n.name()];
-        let s = collect::collect_system(
-            n.name(),
-            n.ip(),
-            &c.lxd,
-            c.microceph.as_ref(),
-            c.microovn.as_ref(),
-            None,
-        )
-        .await
-        .unwrap_or_else(|e| panic!("collecting {}: {e}", n.name()));
-        systems.push(s);
-    }
-    let first = &clients[sim.nodes()[0].name()];
-    let members: Vec<String> = systems[0]
-        .services
-        .lxd
-        .as_ref()
-        .map(|l| l.cluster_members.clone())
-        .unwrap_or_default();
-    let cluster = if members.is_empty() {
-        None
-    } else {
-        Some(
-            collect::collect_cluster(&first.lxd, first.microceph.as_ref(), &members)
-                .await
-                .unwrap(),
-        )
-    };
-    Inventory::new(systems, cluster).unwrap()
-}
-
-async fn run(sim: &Sim, wipe_local: bool) -> (Report<executor::apply::ApplyError>, usize) {
-    let clients = clients(sim);
-    let inventory = inventory(sim, &clients).await;
-    let plan = planner::plan(&preseed(sim, wipe_local), &inventory).unwrap_or_else(|e| {
-        panic!(
-            "planning failed: {}",
-            e.iter()
-                .map(ToString::to_string)
-                .collect::<Vec<_>>()
-                .join("; ")
-        )
-    });
-    let todo_ids: Vec<&str> = plan
-        .steps
-        .iter()
-        .filter(|s| matches!(s.status, planner::plan::Status::ToDo))
-        .map(|s| s.id.0.as_str())
-        .collect();
-    let todo = todo_ids.len();
-    let runner = PlanRunner::new(
-        plan,
-        clients,
-        Identity::generate("microcloud-test", &[]).unwrap(),
-    );
-    let (_tx, cancel) = watch::channel(false);
-    let (etx, mut erx) = tokio::sync::mpsc::unbounded_channel();
-    let report = apply(Arc::new(runner), &Options::default(), Some(etx), cancel)
-        .await
-        .unwrap();
-    // Every retry is visible in the test output, to spot flaky behaviour.
-    while let Ok(e) = erx.try_recv() {
-        if let executor::Event::Retrying { step, error, .. } = e {
-            eprintln!("retried {step}: {error}");
-        }
-    }
-    (report, todo)
-}
-
-fn failures(report: &Report<executor::apply::ApplyError>) -> String {
-    report
-        .results
-        .iter()
-        .filter_map(|(id, r)| match r {
-            StepResult::Failed { failure, .. } => Some(format!("{id}: {failure:?}")),
-            StepResult::NotStarted(why) => Some(format!("{id}: not started ({why:?})")),
-            StepResult::Done { .. } => None,
-        })
-        .collect::<Vec<_>>()
-        .join("\n")
-}
-
-/// The observable state of the whole simulated cluster.
-async fn state(sim: &Sim) -> serde_json::Value {
-    let clients = clients(sim);
-    let inv = inventory(sim, &clients).await;
-    serde_json::to_value(inv.cluster()).unwrap()
-}
-
-async fn form_and_rerun(profile: LxdProfile, base: Ipv4Addr) {
-    // LXD 5.0.2 cannot wipe a local pool's disk (the planner refuses it).
-    let wipe_local = profile == LxdProfile::Current;
-    let sim = SimBuilder::new()
-        .nodes(3)
-        .profile(profile)
-        .base_ip(base)
-        .start()
-        .await
-        .unwrap();
-    let (report, todo) = run(&sim, wipe_local).await;
+async fn form_and_rerun(profile: LxdProfile) {
+    let sim = start(3, profile).await;
+    let seed = Seed::bootstrap(&sim, 3);
+    let first = run(&sim, &seed).await;
+    first.assert_succeeded("the first run");
     assert!(
-        report.succeeded(),
-        "first run failed:\n{}",
-        failures(&report)
+        first.todo() > 30,
+        "a fresh cluster needs many steps, planned {}",
+        first.todo()
     );
-    assert!(
-        todo > 30,
-        "a fresh cluster needs many steps, planned {todo}"
-    );
-    let already: Vec<String> = report
-        .results
-        .iter()
-        .filter(|(_, r)| {
-            matches!(
-                r,
-                StepResult::Done {
-                    outcome: Outcome::AlreadyDone,
-                    ..
-                }
-            )
-        })
-        .map(|(id, r)| format!("{id} {r:?}"))
-        .collect();
     assert_eq!(
-        already,
+        with_outcome(&first.report, Outcome::AlreadyDone),
         Vec::<String>::new(),
         "a fresh cluster has nothing already done"
     );
     let before = state(&sim).await;
     assert!(
-        before["lxd"]["storage_pools"]
+        before["cluster"]["lxd"]["storage_pools"]
             .as_array()
             .is_some_and(|p| p.len() == 2),
         "{before:#}"
     );
 
     // The same file again: everything is already done and nothing changes.
-    let (again, todo_again) = run(&sim, wipe_local).await;
-    assert!(again.succeeded(), "re-run failed:\n{}", failures(&again));
-    assert_eq!(todo_again, 0, "the planner must see a formed cluster");
-    assert_eq!(again.count(Outcome::Changed), 0);
+    let again = run(&sim, &seed).await;
+    again.assert_succeeded("the re-run");
+    assert_eq!(again.todo(), 0, "the planner must see a formed cluster");
+    assert_eq!(again.report.count(Outcome::Changed), 0);
     assert_eq!(state(&sim).await, before);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn three_nodes_current_lxd_form_and_rerun_changes_nothing() {
-    form_and_rerun(LxdProfile::Current, Ipv4Addr::new(127, 0, 61, 1)).await;
+    form_and_rerun(LxdProfile::Current).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn three_nodes_lxd_5_0_2_form_and_rerun_changes_nothing() {
-    form_and_rerun(LxdProfile::Legacy, Ipv4Addr::new(127, 0, 62, 1)).await;
+    form_and_rerun(LxdProfile::Legacy).await;
+}
+
+/// Members of `service` ("lxd", "microceph", "microovn") as `node`'s
+/// inventory lists them, sorted.
+fn members(state: &serde_json::Value, node: usize, service: &str) -> Vec<String> {
+    state["systems"][node]["services"][service]["cluster_members"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m.as_str().unwrap().to_owned())
+        .collect()
+}
+
+async fn ten_nodes(profile: LxdProfile) {
+    let sim = start(10, profile).await;
+    let seed = Seed::bootstrap(&sim, 10);
+    let first = run(&sim, &seed).await;
+    first.assert_succeeded("the 10-node formation");
+    let names: Vec<String> = (1..=10).map(|i| format!("node{i}")).collect();
+    let mut sorted = names.clone();
+    sorted.sort();
+    let state_after = state(&sim).await;
+    for (i, _) in names.iter().enumerate() {
+        for service in ["lxd", "microceph", "microovn"] {
+            assert_eq!(
+                members(&state_after, i, service),
+                sorted,
+                "{service} on node{}",
+                i + 1
+            );
+        }
+    }
+    let cluster = &state_after["cluster"];
+    assert_eq!(cluster["microceph"]["osds"].as_array().unwrap().len(), 20);
+    assert_eq!(cluster["lxd"]["volumes"].as_array().unwrap().len(), 20);
+    for pool in cluster["lxd"]["storage_pools"].as_array().unwrap() {
+        assert_eq!(pool["status"], "Created", "{pool}");
+        assert_eq!(pool["members"].as_object().unwrap().len(), 10, "{pool}");
+    }
+
+    let again = run(&sim, &seed).await;
+    again.assert_succeeded("the 10-node re-run");
+    assert_eq!(again.todo(), 0, "the planner must see a formed cluster");
+    assert_eq!(again.report.count(Outcome::Changed), 0);
+    assert_eq!(state(&sim).await, state_after);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ten_nodes_current_lxd_form_and_rerun_changes_nothing() {
+    ten_nodes(LxdProfile::Current).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ten_nodes_lxd_5_0_2_form_and_rerun_changes_nothing() {
+    ten_nodes(LxdProfile::Legacy).await;
+}
+
+async fn add_a_fourth_node(profile: LxdProfile) {
+    // Four machines; the first three form the cluster, the fourth is
+    // left alone.
+    let sim = start(4, profile).await;
+    let formed = run(&sim, &Seed::bootstrap(&sim, 3)).await;
+    formed.assert_succeeded("the 3-node formation");
+    let three = state(&sim).await;
+    assert_eq!(members(&three, 0, "lxd"), ["node1", "node2", "node3"]);
+    assert!(
+        three["systems"][3]["services"]["lxd"]["cluster_members"]
+            .as_array()
+            .unwrap()
+            .is_empty(),
+        "node4 is left alone: {:#}",
+        three["systems"][3]["services"]
+    );
+
+    // A preseed listing only node4, initiator node1: add mode.
+    let seed = Seed::add(&sim, &["node4"]);
+    let plan = plan(&sim, &seed).await;
+    assert_eq!(plan.mode, planner::plan::PlanMode::Add);
+    let added = apply_plan(&sim, plan, &options(), StopAt::Never).await;
+    added.assert_succeeded("adding node4");
+    let after = state(&sim).await;
+    for node in 0..4 {
+        for service in ["lxd", "microceph", "microovn"] {
+            assert_eq!(
+                members(&after, node, service),
+                ["node1", "node2", "node3", "node4"],
+                "{service} on node{}",
+                node + 1
+            );
+        }
+    }
+    let cluster = &after["cluster"];
+    for pool in cluster["lxd"]["storage_pools"].as_array().unwrap() {
+        assert!(pool["members"]["node4"].is_object(), "{pool}");
+    }
+    for net in cluster["lxd"]["networks"].as_array().unwrap() {
+        assert!(net["members"]["node4"].is_object(), "{net}");
+    }
+    let on_node4 = |what: &str| {
+        cluster[if what == "osds" { "microceph" } else { "lxd" }][what]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|o| o["location"] == "node4" || o["member"] == "node4")
+            .count()
+    };
+    assert_eq!(on_node4("osds"), 2);
+    assert_eq!(on_node4("volumes"), 2);
+    assert_eq!(
+        after["systems"][3]["services"]["lxd"]["config"]["storage.images_volume"],
+        "local/images"
+    );
+    // The first three are as they were, apart from the new member.
+    assert_eq!(after["systems"][0]["disks"], three["systems"][0]["disks"]);
+
+    // The same add file again changes nothing.
+    let again = run(&sim, &seed).await;
+    again.assert_succeeded("re-running the add");
+    assert_eq!(again.todo(), 0, "the planner must see node4 as a member");
+    assert_eq!(again.report.count(Outcome::Changed), 0);
+    assert_eq!(state(&sim).await, after);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn add_a_fourth_node_current_lxd_and_rerun_changes_nothing() {
+    add_a_fourth_node(LxdProfile::Current).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn add_a_fourth_node_lxd_5_0_2_and_rerun_changes_nothing() {
+    add_a_fourth_node(LxdProfile::Legacy).await;
 }

@@ -58,7 +58,10 @@
 //!
 //! [`FaultRule`]s inject latency, error envelopes, dropped connections,
 //! hangs and whole-node crashes per endpoint; a crashed node keeps its
-//! state and can be restarted with [`Sim::restart`].
+//! state and can be restarted with [`Sim::restart`]. A crash ends the
+//! node's running LXD background operations where they are (what they
+//! changed so far stays, as a half-created pool does) and the restarted
+//! daemon no longer knows them, as operations live in a daemon's memory.
 
 pub mod clock;
 mod error;

@@ -78,6 +78,19 @@ impl NodeCtl {
     fn generation(&self) -> watch::Receiver<u64> {
         self.crash_gen.subscribe()
     }
+    /// Resolves when the node crashes after this call (background work of
+    /// a daemon ends with it).
+    pub(crate) fn until_crash(&self) -> impl std::future::Future<Output = ()> + Send + 'static {
+        let mut rx = self.generation();
+        let start = *rx.borrow_and_update();
+        async move {
+            while *rx.borrow_and_update() == start {
+                if rx.changed().await.is_err() {
+                    std::future::pending::<()>().await;
+                }
+            }
+        }
+    }
     /// Sleeps for a simulated duration scaled by the time scale.
     pub(crate) async fn work(&self, d: Duration) {
         let d = d.mul_f64(self.time_scale.max(0.0));

@@ -263,3 +263,32 @@ async fn latency_and_scripts() {
         "no simulated node named \"node9\" (known: node1)"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_crash_ends_background_operations_and_the_restarted_daemon_forgets_them() {
+    // Real time: a directory pool takes 100 ms to create.
+    let sim = simulators::SimBuilder::new()
+        .nodes(1)
+        .time_scale(1.0)
+        .start()
+        .await
+        .unwrap();
+    let c = lxd(&sim, "node1");
+    let r = c
+        .post("/1.0/storage-pools", json!({"name": "d", "driver": "dir"}))
+        .await;
+    assert_eq!(r.status, 202, "{}", r.text);
+    let op = r.header("location").unwrap().to_string();
+    sim.crash("node1").unwrap();
+    sim.restart("node1").unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let o = c.get(&op).await;
+    assert_eq!(
+        (o.status, o.error()),
+        (404, "Operation not found"),
+        "{}",
+        o.text
+    );
+    let p = c.get("/1.0/storage-pools/d").await;
+    assert_eq!(p.status, 404, "the crash stopped the creation: {}", p.text);
+}

@@ -315,10 +315,19 @@ impl LxdService {
                 let json = op.to_json(this.op_fields());
                 let id = op.id.clone();
                 let runner = this.clone();
+                // Subscribed before the reply: a crash from now on ends the
+                // work where it is (what it changed so far stays) and the
+                // restarted daemon does not know the operation.
+                let crash = this.ctl.until_crash();
                 tokio::spawn(async move {
-                    runner.ctl.work(work).await;
-                    let r = action.await;
-                    runner.ops.finish(&runner.ctl.clock, &id, r);
+                    let work = async {
+                        runner.ctl.work(work).await;
+                        action.await
+                    };
+                    tokio::select! {
+                        r = work => runner.ops.finish(&runner.ctl.clock, &id, r),
+                        () = crash => runner.ops.forget(&id),
+                    }
                 });
                 Reply::Async {
                     operation: json,

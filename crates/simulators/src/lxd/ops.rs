@@ -197,6 +197,14 @@ impl Ops {
         self.bump();
     }
 
+    /// Forgets an operation (its daemon crashed: operations live in memory).
+    pub(crate) fn forget(&self, id: &str) {
+        if let Ok(mut m) = self.ops.lock() {
+            m.remove(id);
+        }
+        self.bump();
+    }
+
     /// Cancels a running operation; false if it does not exist or is done.
     pub(crate) fn cancel(&self, clock: &SimClock, id: &str) -> Result<(), ApiError> {
         let r = match self.ops.lock() {
