@@ -169,6 +169,31 @@ impl<E: std::fmt::Display> std::fmt::Display for Failure<E> {
     }
 }
 
+impl<E: std::error::Error + 'static> Failure<E> {
+    /// The failure with every underlying cause, joined by ": " (the
+    /// service's own message is usually the last one).
+    pub fn full_message(&self) -> String {
+        let inner = match self {
+            Failure::Permanent(e)
+            | Failure::Cancelled { last: e }
+            | Failure::DeadlineExceeded { last: Some(e), .. } => e.source(),
+            Failure::DeadlineExceeded { last: None, .. } => None,
+        };
+        with_sources(self.to_string(), inner)
+    }
+}
+
+/// `top`, followed by each error in the `source` chain.
+pub fn with_sources(top: String, mut source: Option<&(dyn std::error::Error + 'static)>) -> String {
+    let mut text = top;
+    while let Some(e) = source {
+        text.push_str(": ");
+        text.push_str(&e.to_string());
+        source = e.source();
+    }
+    text
+}
+
 /// Why a step did not start.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum NotStarted {
@@ -370,7 +395,7 @@ pub async fn execute<R: Runner>(
             Err((failure, attempts)) => {
                 send(Event::Failed {
                     step: nodes[i].id.clone(),
-                    error: failure.to_string(),
+                    error: failure.full_message(),
                 });
                 let cancelled = matches!(failure, Failure::Cancelled { .. });
                 results.insert(
@@ -469,7 +494,7 @@ async fn attempt_loop<R: Runner>(
             step: step.clone(),
             attempt,
             delay,
-            error: error.to_string(),
+            error: with_sources(error.to_string(), std::error::Error::source(&error)),
         });
         if *cancel.borrow() {
             return (

@@ -449,3 +449,58 @@ async fn a_dependency_listed_twice_is_one_dependency() {
     let (report, _) = run(&dag, &Script::new(&[]), &options(2)).await;
     assert!(report.succeeded());
 }
+
+#[derive(Debug, thiserror::Error)]
+#[error("step failed")]
+struct Wrapped {
+    #[source]
+    cause: TestError,
+}
+
+impl StepError for Wrapped {
+    fn is_transient(&self) -> bool {
+        self.cause.transient
+    }
+}
+
+struct Chained;
+
+impl Runner for Chained {
+    type Error = Wrapped;
+    async fn run(&self, _step: &StepId, attempt: u32) -> Result<Outcome, Wrapped> {
+        let transient = attempt == 1;
+        Err(Wrapped {
+            cause: TestError {
+                message: format!("the service said no ({attempt})"),
+                transient,
+            },
+        })
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn events_and_failures_carry_the_whole_cause_chain() {
+    let dag = Dag::new(vec![node("a", &[], None)]).unwrap();
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let (_c, cancel) = watch::channel(false);
+    let report = execute(&dag, Arc::new(Chained), &options(1), Some(tx), cancel).await;
+    let mut errors = Vec::new();
+    while let Ok(e) = rx.try_recv() {
+        match e {
+            Event::Retrying { error, .. } | Event::Failed { error, .. } => errors.push(error),
+            _ => {}
+        }
+    }
+    assert_eq!(
+        errors,
+        [
+            "step failed: the service said no (1)",
+            "step failed: the service said no (2)"
+        ]
+    );
+    let (_, failure) = report.failures().next().unwrap();
+    assert_eq!(
+        failure.full_message(),
+        "step failed: the service said no (2)"
+    );
+}

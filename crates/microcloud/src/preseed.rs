@@ -615,7 +615,7 @@ impl Progress {
                         .step(&planner::plan::StepId(id.0.clone()))
                         .map(|s| s.node.clone())
                         .unwrap_or_default();
-                    Some((id.0.clone(), node, error_chain(failure)))
+                    Some((id.0.clone(), node, failure.full_message()))
                 }
                 _ => None,
             })
@@ -663,22 +663,4 @@ impl Progress {
             }
         }
     }
-}
-
-/// The error and its sources, joined with ": ".
-fn error_chain(failure: &executor::Failure<ApplyError>) -> String {
-    let mut text = failure.to_string();
-    let source: Option<&(dyn std::error::Error + 'static)> = match failure {
-        executor::Failure::Permanent(e) => std::error::Error::source(e),
-        executor::Failure::DeadlineExceeded { last: Some(e), .. }
-        | executor::Failure::Cancelled { last: e } => std::error::Error::source(e),
-        executor::Failure::DeadlineExceeded { last: None, .. } => None,
-    };
-    let mut next = source;
-    while let Some(e) = next {
-        text.push_str(": ");
-        text.push_str(&e.to_string());
-        next = e.source();
-    }
-    text
 }
