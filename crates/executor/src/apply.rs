@@ -591,19 +591,12 @@ where
                     return Ok(Outcome::AlreadyDone);
                 }
                 let partial = existing.is_some_and(|p| partially_created(&p.status, &p.config));
+                let (config, description) = global_fields(partial, config, description);
                 let body = StoragePoolsPost {
                     name: name.clone(),
                     driver: driver.clone(),
-                    config: if partial {
-                        BTreeMap::new()
-                    } else {
-                        config.clone()
-                    },
-                    description: if partial {
-                        String::new()
-                    } else {
-                        description.clone()
-                    },
+                    config,
+                    description,
                 };
                 node.lxd
                     .create_storage_pool(&body, None)
@@ -658,19 +651,12 @@ where
                     return Ok(Outcome::AlreadyDone);
                 }
                 let partial = existing.is_some_and(|n| partially_created(&n.status, &n.config));
+                let (config, description) = global_fields(partial, config, description);
                 let body = NetworksPost {
                     name: name.clone(),
                     kind: network_type.clone(),
-                    config: if partial {
-                        BTreeMap::new()
-                    } else {
-                        config.clone()
-                    },
-                    description: if partial {
-                        String::new()
-                    } else {
-                        description.clone()
-                    },
+                    config,
+                    description,
                 };
                 node.lxd
                     .create_network(&body, None)
@@ -896,6 +882,21 @@ fn half_joined(step: &Step, joiner: &str, remove: &str) -> ApplyError {
 /// and refuses to be given it again ("already partially created. Please do
 /// not specify any global config when re-running create"). Such a creation
 /// is completed by posting it again without config or description.
+/// What a cluster-wide create sends: the global config and description, or,
+/// after an attempt that got half-way (LXD refuses global config a second
+/// time), neither.
+fn global_fields(
+    partial: bool,
+    config: &BTreeMap<String, String>,
+    description: &str,
+) -> (BTreeMap<String, String>, String) {
+    if partial {
+        (BTreeMap::new(), String::new())
+    } else {
+        (config.clone(), description.to_owned())
+    }
+}
+
 fn partially_created(status: &str, global_config: &BTreeMap<String, String>) -> bool {
     status == "Errored" || (status != "Created" && !global_config.is_empty())
 }
