@@ -230,7 +230,7 @@ impl Listeners {
         if let Some(old) = guard.take() {
             let _ = old.stop.send(true);
         }
-        let std_listener = std::net::TcpListener::bind(addr)?;
+        let std_listener = bind_when_free(addr)?;
         std_listener.set_nonblocking(true)?;
         let listener = tokio::net::TcpListener::from_std(std_listener)?;
         let (stop_tx, stop_rx) = watch::channel(false);
@@ -525,5 +525,23 @@ fn go_io_error(e: &std::io::Error) -> String {
         std::io::ErrorKind::ConnectionReset => "connection reset by peer".to_string(),
         std::io::ErrorKind::TimedOut => "i/o timeout".to_string(),
         _ => e.to_string(),
+    }
+}
+
+/// Binds `addr`, waiting up to two seconds while it is still in use: a
+/// listener being replaced (or a crashed node's, on restart) is closed by its
+/// accept task, which may not have run yet.
+fn bind_when_free(addr: SocketAddr) -> std::io::Result<std::net::TcpListener> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
+    loop {
+        match std::net::TcpListener::bind(addr) {
+            Err(e)
+                if e.kind() == std::io::ErrorKind::AddrInUse
+                    && std::time::Instant::now() < deadline =>
+            {
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+            other => return other,
+        }
     }
 }
