@@ -22,7 +22,8 @@ use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
-use crate::run::Outcome;
+use crate::dag::StepId;
+use crate::run::{Event, Outcome};
 
 /// Current journal format.
 pub const JOURNAL_VERSION: u32 = 1;
@@ -128,6 +129,44 @@ impl Journal {
             steps: BTreeMap::new(),
             finished: None,
         }
+    }
+
+    /// Records what `event` says about a step, at `now`.
+    pub fn record(&mut self, event: &Event, now: SystemTime) {
+        let now = timestamp(now);
+        // Attempts counted so far (the last `Started` event said how many).
+        let attempts =
+            |steps: &BTreeMap<String, StepRecord>, step: &StepId| match steps.get(&step.0) {
+                Some(StepRecord::Running { attempts, .. }) => *attempts,
+                _ => 1,
+            };
+        let (step, record) = match event {
+            Event::Started { step, attempt } => (
+                step,
+                StepRecord::Running {
+                    started_at: now,
+                    attempts: *attempt,
+                },
+            ),
+            Event::Finished { step, outcome, .. } => (
+                step,
+                StepRecord::Done {
+                    outcome: RecordedOutcome::from(*outcome),
+                    attempts: attempts(&self.steps, step),
+                    finished_at: now,
+                },
+            ),
+            Event::Failed { step, error } => (
+                step,
+                StepRecord::Failed {
+                    error: error.clone(),
+                    attempts: attempts(&self.steps, step),
+                    finished_at: now,
+                },
+            ),
+            Event::Retrying { .. } | Event::Stopping { .. } => return,
+        };
+        self.steps.insert(step.0.clone(), record);
     }
 
     /// Steps that were running when the run that wrote this journal ended

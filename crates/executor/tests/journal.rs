@@ -107,3 +107,65 @@ fn a_torn_temporary_file_does_not_affect_the_journal() {
     .unwrap();
     assert_eq!(file.load().unwrap().unwrap().generation, 1);
 }
+
+#[test]
+fn events_become_step_records_with_their_attempts() {
+    use executor::{Event, Outcome, StepId};
+    use std::time::{Duration, SystemTime};
+    let mut j = Journal::new(String::new(), serde_json::Value::Null);
+    let at = SystemTime::UNIX_EPOCH + Duration::from_secs(60);
+    let step = || StepId("lxd.join@micro02".into());
+    j.record(
+        &Event::Started {
+            step: step(),
+            attempt: 1,
+        },
+        at,
+    );
+    j.record(
+        &Event::Started {
+            step: step(),
+            attempt: 2,
+        },
+        at,
+    );
+    assert_eq!(j.interrupted_steps(), ["lxd.join@micro02"]);
+    j.record(
+        &Event::Finished {
+            step: step(),
+            outcome: Outcome::Changed,
+            elapsed: Duration::ZERO,
+        },
+        at,
+    );
+    assert_eq!(
+        j.steps["lxd.join@micro02"],
+        StepRecord::Done {
+            outcome: RecordedOutcome::Changed,
+            attempts: 2,
+            finished_at: "1970-01-01T00:01:00Z".into()
+        }
+    );
+    j.record(
+        &Event::Failed {
+            step: StepId("x".into()),
+            error: "refused".into(),
+        },
+        at,
+    );
+    assert_eq!(
+        j.steps["x"],
+        StepRecord::Failed {
+            error: "refused".into(),
+            attempts: 1,
+            finished_at: "1970-01-01T00:01:00Z".into()
+        }
+    );
+    j.record(
+        &Event::Stopping {
+            reason: "x failed".into(),
+        },
+        at,
+    );
+    assert_eq!(j.steps.len(), 2);
+}

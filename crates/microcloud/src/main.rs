@@ -193,15 +193,8 @@ fn run(cli: Cli) -> Result<ExitCode> {
 fn read_input(file: Option<&Path>) -> Result<(String, Vec<u8>, Option<PathBuf>)> {
     let limit = u64::try_from(config_loader::MAX_INPUT_BYTES).unwrap_or(u64::MAX) + 1;
     let mut bytes = Vec::new();
-    match file {
+    match file.filter(|p| *p != Path::new("-")) {
         None => {
-            io::stdin()
-                .take(limit)
-                .read_to_end(&mut bytes)
-                .context("cannot read standard input")?;
-            Ok(("<stdin>".to_owned(), bytes, None))
-        }
-        Some(p) if p == Path::new("-") => {
             io::stdin()
                 .take(limit)
                 .read_to_end(&mut bytes)

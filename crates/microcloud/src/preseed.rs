@@ -12,12 +12,12 @@ use clients::lxd::LxdClient;
 use clients::microceph::MicroCephClient;
 use clients::microovn::MicroOvnClient;
 use clients::transport::Transport;
-use config_loader::model::{Initiator, Preseed};
+use config_loader::model::Preseed;
 use executor::apply::{ApplyError, NodeClients, PlanRunner};
-use executor::journal::{Journal, JournalFile, RecordedOutcome, RunEnd, StepRecord, timestamp};
+use executor::journal::{Journal, JournalFile, RunEnd, StepRecord, timestamp};
 use executor::{Event, NotStarted, Options, Outcome, Report, StepResult};
-use planner::SystemInventory;
 use planner::inventory::Inventory;
+use session::role::{self, LocalIdentity, Role, RoleError};
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -111,46 +111,6 @@ fn host_name() -> Result<String> {
     Ok(name.trim().to_owned())
 }
 
-/// The address a machine uses in this run: its `systems[].address`, the
-/// initiator's address, or its first address inside `lookup_subnet`.
-fn address_of(preseed: &Preseed, name: &str, system: &SystemInventory) -> Option<IpAddr> {
-    if let Some(a) = preseed
-        .systems
-        .iter()
-        .find(|s| s.name.as_str() == name)
-        .and_then(|s| s.address)
-    {
-        return Some(a);
-    }
-    match &preseed.initiator {
-        Initiator::Address(a) => system
-            .interfaces
-            .iter()
-            .flat_map(|i| &i.addresses)
-            .any(|n| n.addr() == *a)
-            .then_some(*a),
-        Initiator::Name { lookup_subnet, .. } => system
-            .interfaces
-            .iter()
-            .flat_map(|i| &i.addresses)
-            .map(ipnet::IpNet::addr)
-            .find(|a| lookup_subnet.contains(a)),
-    }
-}
-
-/// Whether `name` (with inventory `system`) takes part: listed, or the initiator.
-fn involved(preseed: &Preseed, name: &str, system: &SystemInventory) -> bool {
-    preseed.systems.iter().any(|s| s.name.as_str() == name)
-        || match &preseed.initiator {
-            Initiator::Name { name: n, .. } => n.as_str() == name,
-            Initiator::Address(a) => system
-                .interfaces
-                .iter()
-                .flat_map(|i| &i.addresses)
-                .any(|n| n.addr() == *a),
-        }
-}
-
 async fn collect(
     preseed: &Preseed,
     machines: Vec<Machine>,
@@ -159,6 +119,7 @@ async fn collect(
     let unknown: IpAddr = IpAddr::from([0, 0, 0, 0]);
     let mut systems = Vec::new();
     let mut clients = BTreeMap::new();
+    let mut initiator = None;
     for m in machines {
         let c = &m.clients;
         let mut system = collect::collect_system(
@@ -171,20 +132,33 @@ async fn collect(
         )
         .await
         .with_context(|| format!("cannot collect what machine {} has", m.name))?;
-        if !involved(preseed, &m.name, &system) {
-            continue;
-        }
-        system.address = address_of(preseed, &m.name, &system).with_context(|| {
-            format!("cannot tell the address of machine {}: none of its addresses is the one the preseed gives it", m.name)
-        })?;
+        // The same decision every machine makes about itself (see
+        // `session::role`): whether it takes part, and with which address.
+        let identity = LocalIdentity {
+            name: m.name.clone(),
+            addresses: system
+                .interfaces
+                .iter()
+                .flat_map(|i| i.addresses.iter().copied())
+                .collect(),
+        };
+        let role = match role::decide(preseed, &identity) {
+            Ok(role) => role,
+            Err(RoleError::NotInvolved { .. }) => continue,
+            Err(e) => return Err(anyhow::Error::new(e).context(format!("machine {}", m.name))),
+        };
+        system.address = match role {
+            Role::Initiator { address, .. } => {
+                initiator = Some(m.name.clone());
+                address
+            }
+            Role::Joiner { address, .. } => address,
+        };
         systems.push(system);
         clients.insert(m.name, m.clients);
     }
     // An existing cluster (add mode, or a re-run) is read through the initiator.
-    let initiator = systems.iter().find(|s| match &preseed.initiator {
-        Initiator::Name { name, .. } => s.name == name.as_str(),
-        Initiator::Address(a) => s.address == *a,
-    });
+    let initiator = initiator.and_then(|name| systems.iter().find(|s| s.name == name));
     let cluster = match initiator {
         Some(init) => {
             let members = init
@@ -351,7 +325,7 @@ async fn run_async(
         tokio::select! {
             event = event_rx.recv() => match event {
                 Some(e) => {
-                    record(&mut journal, &e);
+                    journal.record(&e, SystemTime::now());
                     if matches!(e, Event::Finished { .. } | Event::Failed { .. }) {
                         let _ = journal_file.save(&mut journal);
                     }
@@ -409,50 +383,6 @@ fn hex_digest(bytes: &[u8]) -> String {
         .iter()
         .map(|b| format!("{b:02x}"))
         .collect()
-}
-
-fn record(journal: &mut Journal, e: &Event) {
-    let now = timestamp(SystemTime::now());
-    match e {
-        Event::Started { step, attempt } => {
-            journal.steps.insert(
-                step.0.clone(),
-                StepRecord::Running {
-                    started_at: now,
-                    attempts: *attempt,
-                },
-            );
-        }
-        Event::Finished { step, outcome, .. } => {
-            let attempts = match journal.steps.get(&step.0) {
-                Some(StepRecord::Running { attempts, .. }) => *attempts,
-                _ => 1,
-            };
-            journal.steps.insert(
-                step.0.clone(),
-                StepRecord::Done {
-                    outcome: RecordedOutcome::from(*outcome),
-                    attempts,
-                    finished_at: now,
-                },
-            );
-        }
-        Event::Failed { step, error } => {
-            let attempts = match journal.steps.get(&step.0) {
-                Some(StepRecord::Running { attempts, .. }) => *attempts,
-                _ => 1,
-            };
-            journal.steps.insert(
-                step.0.clone(),
-                StepRecord::Failed {
-                    error: error.clone(),
-                    attempts,
-                    finished_at: now,
-                },
-            );
-        }
-        Event::Retrying { .. } | Event::Stopping { .. } => {}
-    }
 }
 
 /// Renders progress: one line per event for people, or one JSON object per
