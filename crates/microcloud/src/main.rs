@@ -15,6 +15,7 @@ use std::process::ExitCode;
 const EXIT_INVALID: u8 = 2;
 
 mod preseed;
+mod progress;
 
 #[derive(Parser)]
 #[command(name = "microcloud", version, about, long_about = None)]
