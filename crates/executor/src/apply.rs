@@ -26,8 +26,7 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use clients::cert::{Fingerprint, Identity};
-use clients::error::RequestContext;
+use clients::cert::Fingerprint;
 use clients::lxd::{
     ClusterJoin, ClusterMemberConfigKey, LxdApi, NetworksPost, ProfilePut, ServerPut,
     StoragePoolsPost, StorageVolumesPost, TokenField as ClientTokenField,
@@ -35,7 +34,6 @@ use clients::lxd::{
 use clients::microceph::{DisksPost, MicroCephApi, PoolPut};
 use clients::microcluster::MicroclusterApi;
 use clients::microovn::MicroOvnApi;
-use clients::transport::Transport;
 use planner::plan::{Action, Plan, Service, Step, TokenField};
 
 use crate::dag::{Dag, DagError, Node, StepId};
@@ -128,20 +126,11 @@ pub struct PlanRunner<L, C, O> {
     index: BTreeMap<String, usize>,
     nodes: BTreeMap<String, NodeClients<L, C, O>>,
     tokens: Mutex<BTreeMap<String, Token>>,
-    /// Client identity for fetching LXD's cluster certificate (any
-    /// certificate will do: LXD completes the handshake for anyone).
-    identity: Identity,
-    /// Timeout for fetching the cluster certificate.
-    fetch_timeout: Duration,
 }
 
 impl<L, C, O> PlanRunner<L, C, O> {
     /// A runner for `plan` with the clients of every machine in it.
-    pub fn new(
-        plan: Plan,
-        nodes: BTreeMap<String, NodeClients<L, C, O>>,
-        identity: Identity,
-    ) -> Self {
+    pub fn new(plan: Plan, nodes: BTreeMap<String, NodeClients<L, C, O>>) -> Self {
         let index = plan
             .steps
             .iter()
@@ -153,8 +142,6 @@ impl<L, C, O> PlanRunner<L, C, O> {
             index,
             nodes,
             tokens: Mutex::new(BTreeMap::new()),
-            identity,
-            fetch_timeout: Duration::from_secs(30),
         }
     }
 
@@ -408,7 +395,7 @@ where
                     ));
                 };
                 let certificate = self
-                    .cluster_certificate(step, *cluster_address, &fingerprint)
+                    .cluster_certificate(step, token_from, &fingerprint)
                     .await?;
                 let join = ClusterJoin {
                     server_name: server_name.clone(),
@@ -829,10 +816,14 @@ where
         Ok(Outcome::Changed)
     }
 
+    /// The cluster certificate a join sends: read from the daemon of the
+    /// member that issued the token (through this run's own connection to
+    /// it, so no new connection to the cluster address is needed) and
+    /// checked against the fingerprint the token carries.
     async fn cluster_certificate(
         &self,
         step: &Step,
-        address: SocketAddr,
+        token_step: &planner::StepId,
         fingerprint: &str,
     ) -> Result<String, ApplyError> {
         let pinned: Fingerprint = fingerprint.parse().map_err(|_| {
@@ -841,21 +832,39 @@ where
                 format!("the join token carries an invalid fingerprint {fingerprint:?}"),
             )
         })?;
-        let transport = Transport::https(&address.to_string(), &self.identity, pinned)
-            .map_err(service_error(step, "preparing TLS to the cluster"))?;
-        let ctx = RequestContext {
-            service: clients::Service::Lxd,
-            node: step.node.clone(),
-            method: http::Method::GET,
-            path: "/".into(),
-        };
-        transport
-            .fetch_certificate(&ctx, self.fetch_timeout)
-            .await
-            .map_err(service_error(
+        let issuer = self
+            .plan
+            .step(token_step)
+            .map(|s| s.node.clone())
+            .ok_or_else(|| conflict(step, format!("the plan has no step {token_step}")))?;
+        let clients = self
+            .nodes
+            .get(&issuer)
+            .ok_or_else(|| ApplyError::NoClient {
+                step: step.id.0.clone(),
+                node: issuer.clone(),
+                service: step.service.name().to_owned(),
+            })?;
+        let server = clients.lxd.server(None).await.map_err(service_error(
+            step,
+            format!("reading the cluster certificate from {issuer}"),
+        ))?;
+        let pem = server.value.environment.certificate;
+        let actual = Fingerprint::of_pem(&pem).map_err(|e| {
+            conflict(
                 step,
-                format!("fetching the cluster certificate from {address}"),
-            ))
+                format!("LXD on {issuer} reports a cluster certificate that cannot be read ({e})"),
+            )
+        })?;
+        if actual != pinned {
+            return Err(conflict(
+                step,
+                format!(
+                    "LXD on {issuer} reports the cluster certificate {actual}, but its join token names {pinned}; the cluster changed during the run: run again"
+                ),
+            ));
+        }
+        Ok(pem)
     }
 }
 

@@ -154,17 +154,25 @@ async fn a_single_machine_against_its_own_sockets() {
 }
 
 #[test]
-fn other_machines_without_a_simulated_cluster_are_refused_plainly() {
+fn a_machine_without_a_reachable_lxd_says_which_socket() {
+    let dir = tempfile::tempdir().unwrap();
+    let socket = dir.path().join("lxd/unix.socket");
     let out = preseed(
-        &["--name", "micro01"],
+        &[
+            "--name",
+            "micro01",
+            "--lxd-socket",
+            &socket.display().to_string(),
+        ],
         &root().join("examples/multicast-3-nodes.yaml"),
     );
     assert_eq!(out.status.code(), Some(1));
+    let stderr = text(&out.stderr);
     assert!(
-        text(&out.stderr).contains("this run involves other machines (micro02, micro03), which needs the trust session between machines"),
-        "{}",
-        text(&out.stderr)
+        stderr.contains("cannot read what this machine (micro01) has through its LXD"),
+        "{stderr}"
     );
+    assert!(stderr.contains(&socket.display().to_string()), "{stderr}");
 }
 
 #[test]
