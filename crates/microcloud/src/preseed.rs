@@ -275,7 +275,49 @@ pub fn run(args: Args) -> Result<ExitCode> {
     runtime.block_on(run_async(run)).map(ExitCode::from)
 }
 
+/// Holds the run lock of this machine for as long as it lives.
+struct RunLock {
+    _file: std::fs::File,
+}
+
+/// Takes the lock beside the journal, so that two runs on one machine (or
+/// against one simulated cluster) cannot interleave their steps.
+fn lock_run(journal: &Path) -> Result<RunLock> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut name = journal.as_os_str().to_owned();
+    name.push(".lock");
+    let path = PathBuf::from(name);
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)
+            .with_context(|| format!("cannot create the directory {}", dir.display()))?;
+    }
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .mode(0o600)
+        .open(&path)
+        .with_context(|| format!("cannot open the run lock {}", path.display()))?;
+    match file.try_lock() {
+        Ok(()) => Ok(RunLock { _file: file }),
+        Err(std::fs::TryLockError::WouldBlock) => anyhow::bail!(
+            "another `microcloud preseed` is running on this machine (it holds {}); wait for it to end, or stop it, then run again",
+            path.display()
+        ),
+        Err(std::fs::TryLockError::Error(e)) => {
+            Err(e).with_context(|| format!("cannot lock {}", path.display()))
+        }
+    }
+}
+
+fn journal_path(args: &Args) -> PathBuf {
+    args.journal
+        .clone()
+        .unwrap_or_else(|| default_journal(args.sim_dir.as_deref()))
+}
+
 async fn run_async(run: Run) -> Result<u8> {
+    let _lock = lock_run(&journal_path(&run.args))?;
     if let Some(dir) = &run.args.sim_dir {
         let machines = sim_machines(dir)?;
         return Ok(drive(&run, machines, None).await?.code);
@@ -423,11 +465,7 @@ pub(crate) async fn drive(
         total - todo
     ));
 
-    let journal_file = JournalFile::new(
-        args.journal
-            .clone()
-            .unwrap_or_else(|| default_journal(args.sim_dir.as_deref())),
-    );
+    let journal_file = JournalFile::new(journal_path(args));
     if let Ok(Some(previous)) = journal_file.load() {
         let interrupted = previous.interrupted_steps();
         if !interrupted.is_empty() {
