@@ -27,6 +27,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use clients::cert::Fingerprint;
+use clients::envelope::OperationState;
 use clients::lxd::{
     ClusterJoin, ClusterMemberConfigKey, LxdApi, NetworksPost, ProfilePut, ServerPut,
     StoragePoolsPost, StorageVolumesPost, TokenField as ClientTokenField,
@@ -792,15 +793,17 @@ where
             return Ok(Outcome::AlreadyDone);
         }
         // An unused token from an interrupted run would make LXD refuse a
-        // second one for the same name: cancel it first.
+        // second one for the same name: cancel it first. A token that a
+        // failed join already used is no longer running (LXD lists it for
+        // a while, and refuses to cancel it): leave it.
         let operations = lxd
             .operations()
             .await
             .map_err(service_error(step, "listing LXD operations"))?;
-        for op in operations
-            .iter()
-            .filter(|op| op.metadata_str("serverName") == Some(joiner))
-        {
+        for op in operations.iter().filter(|op| {
+            op.metadata_str("serverName") == Some(joiner)
+                && op.state() == OperationState::InProgress
+        }) {
             lxd.cancel_operation(&op.id).await.map_err(service_error(
                 step,
                 format!("cancelling the unused join token for {joiner}"),
