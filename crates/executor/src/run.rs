@@ -66,6 +66,12 @@ pub struct Options {
     pub deadlines: Deadlines,
     /// Seed of the jitter (deterministic runs in tests).
     pub seed: u64,
+    /// MicroCloud's ordering instead of ours: joining machines one at a
+    /// time, each machine's disks one after the other. Read by
+    /// [`crate::apply::apply`] when it turns a plan into the graph (see
+    /// [`crate::apply::dag_of_serial_peers`]); [`execute`] runs whatever
+    /// graph it is given and ignores it.
+    pub serial_peers: bool,
 }
 
 impl Default for Options {
@@ -75,6 +81,7 @@ impl Default for Options {
             retry: RetryPolicy::default(),
             deadlines: Deadlines::default(),
             seed: 0,
+            serial_peers: false,
         }
     }
 }
