@@ -77,7 +77,10 @@ pub struct Options {
 impl Default for Options {
     fn default() -> Self {
         Options {
-            max_parallel: 8,
+            // Enough for a 50-machine formation: joins, each machine's disk
+            // additions and the resources overlap (BENCHMARKS.md: 8 cost
+            // up to a fifth of the wall time at 50 machines).
+            max_parallel: 32,
             retry: RetryPolicy::default(),
             deadlines: Deadlines::default(),
             seed: 0,

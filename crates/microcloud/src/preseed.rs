@@ -45,6 +45,7 @@ pub struct Args {
     pub dry_run: bool,
     pub format: Format,
     pub max_parallel: usize,
+    pub serial_peers: bool,
     pub journal: Option<PathBuf>,
 }
 
@@ -312,6 +313,7 @@ async fn run_async(
     let runner = Arc::new(PlanRunner::new(plan, clients, identity));
     let options = Options {
         max_parallel: args.max_parallel.max(1),
+        serial_peers: args.serial_peers,
         ..Options::default()
     };
     let (event_tx, mut event_rx) = mpsc::unbounded_channel();
