@@ -159,16 +159,33 @@ impl Transport {
     }
 
     /// Sends one request and reads the whole response.
+    ///
+    /// Each request is logged at debug level with its service, node,
+    /// method, path and status (or error), never with a body: bodies carry
+    /// join tokens and certificates.
     pub async fn send(&self, ctx: &RequestContext, request: Request) -> Result<RawResponse, Error> {
         let timeout = request.timeout;
-        match tokio::time::timeout(timeout, self.exchange(ctx, request)).await {
+        let started = tokio::time::Instant::now();
+        let result = match tokio::time::timeout(timeout, self.exchange(ctx, request)).await {
             Ok(result) => result,
             Err(_elapsed) => Err(Error::Timeout {
                 ctx: Box::new(ctx.clone()),
                 endpoint: self.endpoint_description(),
                 after: timeout,
             }),
+        };
+        let ms = started.elapsed().as_millis();
+        match &result {
+            Ok(response) => tracing::debug!(
+                service = %ctx.service, node = %ctx.node, status = response.status, ms,
+                "{} {}", ctx.method, ctx.path
+            ),
+            Err(e) => tracing::debug!(
+                service = %ctx.service, node = %ctx.node, ms, error = %e,
+                "{} {} failed", ctx.method, ctx.path
+            ),
         }
+        result
     }
 
     /// Connects to an HTTPS endpoint, completes the pinned handshake and

@@ -36,9 +36,11 @@ use clients::microceph::{DisksPost, MicroCephApi, PoolPut};
 use clients::microcluster::MicroclusterApi;
 use clients::microovn::MicroOvnApi;
 use clients::transport::Transport;
+use config_loader::model::{StepClass, Timeouts};
 use planner::plan::{Action, Plan, Service, Step, TokenField};
 
 use crate::dag::{Dag, DagError, Node, StepId};
+use crate::retry::Deadlines;
 use crate::run::{Outcome, Runner, StepError};
 
 /// The clients of one machine.
@@ -162,10 +164,28 @@ impl<L, C, O> PlanRunner<L, C, O> {
     pub fn plan(&self) -> &Plan {
         &self.plan
     }
+
+    /// The clients of machine `node`, if the runner has them (for reading
+    /// the cluster's state once the plan has run).
+    pub fn clients(&self, node: &str) -> Option<&NodeClients<L, C, O>> {
+        self.nodes.get(node)
+    }
+}
+
+/// The scheduler's deadlines for a plan's steps: every [`StepClass`] with
+/// its deadline from `timeouts` (set, or the class's default).
+pub fn deadlines(timeouts: &Timeouts) -> Deadlines {
+    Deadlines {
+        per_class: StepClass::ALL
+            .into_iter()
+            .map(|c| (c.name().to_owned(), timeouts.get(c)))
+            .collect(),
+        ..Deadlines::default()
+    }
 }
 
 /// The scheduler's view of a plan: every step, with its dependencies,
-/// serialisation group and deadline class (its action kind).
+/// serialisation group and deadline class ([`Action::step_class`]).
 pub fn dag_of(plan: &Plan) -> Result<Dag, DagError> {
     Dag::new(
         plan.steps
@@ -174,7 +194,7 @@ pub fn dag_of(plan: &Plan) -> Result<Dag, DagError> {
                 id: StepId(s.id.0.clone()),
                 deps: s.depends_on.iter().map(|d| StepId(d.0.clone())).collect(),
                 group: s.serial_group.clone(),
-                class: s.action.kind_name().to_owned(),
+                class: s.action.step_class().name().to_owned(),
             })
             .collect(),
     )
