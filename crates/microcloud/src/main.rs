@@ -14,14 +14,23 @@ use std::process::ExitCode;
 /// Exit status when the input is invalid (as opposed to 1 for other failures).
 const EXIT_INVALID: u8 = 2;
 
+mod live;
+mod logging;
+mod options;
 mod preseed;
 mod progress;
+mod report;
 
 #[derive(Parser)]
 #[command(name = "microcloud", version, about, long_about = None)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// More logs on standard error: -v debug (every service request with
+    /// its method, path and status; step starts, ends and deadlines), -vv
+    /// trace. RUST_LOG (e.g. `clients=debug`) overrides both.
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    verbose: u8,
 }
 
 #[derive(Subcommand)]
@@ -63,8 +72,14 @@ enum Command {
     /// machines have, plan, and apply the plan with progress and a final
     /// report. Running it again changes nothing once the cluster is formed.
     ///
+    /// Progress: a live view when standard output is a terminal, one line
+    /// per event otherwise, JSON lines with `--output json`. NO_COLOR turns
+    /// colour off.
+    ///
     /// Exit status: 0 success (including nothing to do), 1 the run failed,
-    /// 2 the preseed is invalid or cannot be planned, 3 interrupted.
+    /// 2 the preseed is invalid or cannot be planned, 3 interrupted (Ctrl-C).
+    /// Multi-machine runs also: 4 the trust session failed, 5 a machine was
+    /// lost or stopped during the run.
     Preseed {
         /// The preseed file; standard input when absent or "-".
         file: Option<PathBuf>,
@@ -97,6 +112,8 @@ enum Command {
         /// or DIR/microcloud-journal.json with --sim-dir).
         #[arg(long, value_name = "PATH")]
         journal: Option<PathBuf>,
+        #[command(flatten)]
+        run_options: options::RunOptions,
     },
     /// Print the JSON Schema of the preseed format.
     Schema,
@@ -133,6 +150,7 @@ impl Environment for HostEnvironment {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    logging::init(cli.verbose);
     match run(cli) {
         Ok(code) => code,
         Err(e) => {
@@ -156,6 +174,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             format,
             max_parallel,
             journal,
+            run_options,
         } => preseed::run(preseed::Args {
             file,
             sim_dir,
@@ -167,6 +186,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             format,
             max_parallel,
             journal,
+            run_options,
         }),
         Command::Plan {
             file,

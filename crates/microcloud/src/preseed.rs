@@ -29,6 +29,7 @@ use std::time::SystemTime;
 use tokio::sync::{mpsc, watch};
 
 use crate::progress::Progress;
+use crate::report::Final;
 use crate::{EXIT_INVALID, Format, HostEnvironment, print_diagnostics, read_input};
 
 /// Exit status when the run was interrupted (Ctrl-C).
@@ -46,6 +47,7 @@ pub struct Args {
     pub format: Format,
     pub max_parallel: usize,
     pub journal: Option<PathBuf>,
+    pub run_options: crate::options::RunOptions,
 }
 
 type Clients = NodeClients<LxdClient, MicroCephClient, MicroOvnClient>;
@@ -277,6 +279,7 @@ async fn run_async(
         }
         return Ok(ExitCode::SUCCESS);
     }
+    let warnings = crate::report::warnings(&report, &name, &plan);
     let total = plan.steps.len();
     let todo = plan.steps.iter().filter(|s| !s.status.is_done()).count();
     let mut progress = Progress::new(args.format, &plan);
@@ -312,6 +315,7 @@ async fn run_async(
     let runner = Arc::new(PlanRunner::new(plan, clients, identity));
     let options = Options {
         max_parallel: args.max_parallel.max(1),
+        deadlines: executor::apply::deadlines(&args.run_options.timeouts(&preseed.timeouts)),
         ..Options::default()
     };
     let (event_tx, mut event_rx) = mpsc::unbounded_channel();
@@ -362,7 +366,21 @@ async fn run_async(
     journal_file
         .save(&mut journal)
         .with_context(|| format!("cannot write the journal {}", journal_file.path().display()))?;
-    progress.report(&report, runner.plan(), journal_file.path());
+    let state = crate::report::gather_through(&runner).await;
+    let phase_times = progress.phase_times(runner.plan());
+    let summary = Final::new(
+        runner.plan(),
+        &report,
+        state,
+        warnings,
+        &phase_times,
+        interrupted,
+    )
+    .with_journal(journal_file.path());
+    progress.report(&summary);
+    if let Some(path) = &args.run_options.report {
+        summary.write(path)?;
+    }
     Ok(if report.succeeded() {
         ExitCode::SUCCESS
     } else if interrupted {
