@@ -154,6 +154,16 @@ impl Progress {
     }
 }
 
+impl Drop for Progress {
+    /// A run that ends early (an error) still takes the live view off the
+    /// screen.
+    fn drop(&mut self) {
+        if let Some(live) = self.live.take() {
+            live.finish();
+        }
+    }
+}
+
 /// `value` with the version and the time added.
 pub fn json_line(value: serde_json::Value, at: Duration) -> serde_json::Value {
     let mut v = value;
