@@ -1018,3 +1018,19 @@ where
     let dag = dag_of(runner.plan())?;
     Ok(crate::run::execute(&dag, runner, options, events, cancel).await)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_step_class_gets_its_deadline() {
+        let mut timeouts = Timeouts::default();
+        timeouts.set(StepClass::Join, Duration::from_secs(7));
+        let d = deadlines(&timeouts);
+        assert_eq!(d.per_class.len(), StepClass::ALL.len());
+        assert_eq!(d.of("join"), Duration::from_secs(7));
+        assert_eq!(d.of("token"), StepClass::Token.default_timeout());
+        assert_eq!(d.of("settings"), Duration::from_secs(120));
+    }
+}
