@@ -10,8 +10,8 @@
 //!   per finished step, retry, failure or stop, never coloured;
 //! - **JSON** (`--output json`): one JSON object per line. Every line has
 //!   `"v": 1` (the event format's version), `"event"` and `"t"` (seconds
-//!   since the start of the run); the fields of each event are listed in
-//!   the README ("Machine-readable output") and pinned by the tests.
+//!   since the plan started running); the fields of each event are listed
+//!   in the README ("Machine-readable output") and pinned by the tests.
 //!
 //! Either way the run ends with the final report ([`crate::report`]): tables
 //! for people, or a `report` event carrying the JSON report.
