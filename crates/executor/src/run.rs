@@ -231,6 +231,8 @@ pub enum StepResult<E> {
         outcome: Outcome,
         /// Attempts made.
         attempts: u32,
+        /// When it first started, from the start of the run.
+        started: Duration,
         /// Time from its first start.
         elapsed: Duration,
     },
@@ -240,6 +242,8 @@ pub enum StepResult<E> {
         failure: Failure<E>,
         /// Attempts made.
         attempts: u32,
+        /// When it first started, from the start of the run.
+        started: Duration,
         /// Time from its first start.
         elapsed: Duration,
     },
@@ -301,6 +305,7 @@ pub async fn execute<R: Runner>(
     let mut ready: BTreeSet<usize> = (0..nodes.len()).filter(|i| waiting[*i] == 0).collect();
     let mut busy_groups: BTreeSet<String> = BTreeSet::new();
     let mut running: JoinSet<Finished<R::Error>> = JoinSet::new();
+    let mut started_at: BTreeMap<usize, Duration> = BTreeMap::new();
     let mut results: BTreeMap<usize, StepResult<R::Error>> = BTreeMap::new();
     let mut finish_order = Vec::new();
     let mut stop: Option<NotStarted> = None;
@@ -350,6 +355,7 @@ pub async fn execute<R: Runner>(
                 let deadline = options.deadlines.of(&node.class);
                 let seed = options.seed ^ fnv(&node.id.0);
                 tracing::debug!(step = %node.id, class = %node.class, deadline_s = deadline.as_secs_f64(), "starting step");
+                started_at.insert(i, started.elapsed());
                 running.spawn(attempt_loop(
                     i,
                     node.id.clone(),
@@ -402,6 +408,7 @@ pub async fn execute<R: Runner>(
                     StepResult::Done {
                         outcome,
                         attempts,
+                        started: started_at.get(&i).copied().unwrap_or_default(),
                         elapsed,
                     },
                 );
@@ -424,6 +431,7 @@ pub async fn execute<R: Runner>(
                     StepResult::Failed {
                         failure,
                         attempts,
+                        started: started_at.get(&i).copied().unwrap_or_default(),
                         elapsed,
                     },
                 );

@@ -166,6 +166,16 @@ async fn dependencies_order_the_work_and_independent_steps_overlap() {
     let ids: Vec<&str> = report.finish_order.iter().map(|s| s.0.as_str()).collect();
     assert_eq!((ids[0], ids[3]), ("a", "d"));
     assert_eq!(report.elapsed, Duration::from_millis(30));
+    // Each step's start, from the start of the run: after what it needs.
+    let started = |id: &str| match &report.results[&StepId(id.into())] {
+        StepResult::Done { started, .. } => *started,
+        other => panic!("{other:?}"),
+    };
+    let at = |ms| Duration::from_millis(ms);
+    assert_eq!(
+        [started("a"), started("b"), started("c"), started("d")],
+        [at(0), at(10), at(10), at(20)]
+    );
 }
 
 #[tokio::test(start_paused = true)]

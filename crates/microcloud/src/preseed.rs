@@ -548,13 +548,11 @@ pub(crate) async fn drive(
         .save(&mut journal)
         .with_context(|| format!("cannot write the journal {}", journal_file.path().display()))?;
     let state = crate::report::gather_through(&runner).await;
-    let phase_times = progress.phase_times(runner.plan());
     let summary = Final::new(
         runner.plan(),
         &report,
         state,
         warnings,
-        &phase_times,
         interrupted || lost.is_some(),
     )
     .with_journal(journal_file.path());

@@ -22,8 +22,8 @@ use std::time::{Duration, Instant};
 
 use crate::Format;
 use crate::live::Live;
+use crate::report::Final;
 use crate::report::render::{Style, paint};
-use crate::report::{Final, Timeline};
 
 /// Version of the JSON event lines (`"v"`).
 pub const EVENT_VERSION: u32 = 1;
@@ -36,7 +36,6 @@ pub struct Progress {
     total: usize,
     /// Per step: the machine it is about and its one-line summary.
     steps: BTreeMap<String, (String, String)>,
-    timeline: Timeline,
     live: Option<Live>,
     color: bool,
 }
@@ -67,7 +66,6 @@ impl Progress {
             done: 0,
             total: plan.steps.len(),
             steps,
-            timeline: Timeline::default(),
             live: live.then(|| Live::start(plan, color)),
             color: color && live,
         }
@@ -101,13 +99,6 @@ impl Progress {
     /// Shows one executor event.
     pub fn event(&mut self, e: &Event) {
         let at = self.elapsed();
-        match e {
-            Event::Started { step, .. } => self.timeline.started(&step.0, at),
-            Event::Finished { step, .. } | Event::Failed { step, .. } => {
-                self.timeline.ended(&step.0, at);
-            }
-            _ => {}
-        }
         if matches!(e, Event::Finished { .. }) {
             self.done += 1;
         }
@@ -128,11 +119,6 @@ impl Progress {
                 }
             }
         }
-    }
-
-    /// Per phase, first start to last end of its steps so far.
-    pub fn phase_times(&self, plan: &planner::Plan) -> BTreeMap<planner::Phase, Duration> {
-        self.timeline.phase_times(plan)
     }
 
     /// Ends the live view and shows the final report: tables for people, a

@@ -4,8 +4,8 @@
 //!
 //! - [`gather`] reads the cluster's state through the initiator's clients
 //!   (network; the only async part).
-//! - [`Final::new`] combines that state with the plan, the executor's
-//!   report and the phase times (pure): each member, pool, network, OSD,
+//! - [`Final::new`] combines that state with the plan and the executor's
+//!   report (outcomes and times) (pure): each member, pool, network, OSD,
 //!   volume and the profile is marked with what this run did to it
 //!   ([`Change`], from the outcomes of the steps about it).
 //! - [`Final::to_json`] is the versioned JSON document (`format_version`
@@ -323,43 +323,31 @@ enum StepState {
     NotStarted,
 }
 
-/// When each step started and ended, relative to the start of the run
-/// (fed from the executor's events), for per-phase times.
-#[derive(Debug, Clone, Default)]
-pub struct Timeline {
-    started: BTreeMap<String, Duration>,
-    ended: BTreeMap<String, Duration>,
-}
-
-impl Timeline {
-    /// `step` started at `at` (only its first start counts).
-    pub fn started(&mut self, step: &str, at: Duration) {
-        self.started.entry(step.to_owned()).or_insert(at);
+/// Per phase, from the first start of one of its steps to the last end,
+/// as the executor measured them.
+pub fn phase_times(plan: &Plan, report: &Report<ApplyError>) -> BTreeMap<Phase, Duration> {
+    let mut spans: BTreeMap<Phase, (Duration, Duration)> = BTreeMap::new();
+    for step in &plan.steps {
+        let (started, elapsed) = match report.results.get(&executor::StepId(step.id.0.clone())) {
+            Some(
+                StepResult::Done {
+                    started, elapsed, ..
+                }
+                | StepResult::Failed {
+                    started, elapsed, ..
+                },
+            ) => (*started, *elapsed),
+            _ => continue,
+        };
+        let end = started + elapsed;
+        let span = spans.entry(step.phase).or_insert((started, end));
+        span.0 = span.0.min(started);
+        span.1 = span.1.max(end);
     }
-
-    /// `step` ended (succeeded or failed) at `at`.
-    pub fn ended(&mut self, step: &str, at: Duration) {
-        self.ended.insert(step.to_owned(), at);
-    }
-
-    /// Per phase: first start to last end of its steps.
-    pub fn phase_times(&self, plan: &Plan) -> BTreeMap<Phase, Duration> {
-        let mut spans: BTreeMap<Phase, (Duration, Duration)> = BTreeMap::new();
-        for step in &plan.steps {
-            let (Some(&start), Some(&end)) =
-                (self.started.get(&step.id.0), self.ended.get(&step.id.0))
-            else {
-                continue;
-            };
-            let span = spans.entry(step.phase).or_insert((start, end));
-            span.0 = span.0.min(start);
-            span.1 = span.1.max(end);
-        }
-        spans
-            .into_iter()
-            .map(|(phase, (start, end))| (phase, end.saturating_sub(start)))
-            .collect()
-    }
+    spans
+        .into_iter()
+        .map(|(phase, (start, end))| (phase, end.saturating_sub(start)))
+        .collect()
 }
 
 /// Loader warnings (`file:line: key: message`) and the planner's notes.
@@ -383,17 +371,17 @@ pub fn warnings(loader: &config_loader::Report, file: &str, plan: &Plan) -> Vec<
 }
 
 impl Final {
-    /// Builds the report from the plan, the executor's report, the
-    /// cluster's state (or why it could not be read), the warnings and the
-    /// phase times; `interrupted` when the run was cancelled.
+    /// Builds the report from the plan, the executor's report (outcomes
+    /// and times), the cluster's state (or why it could not be read) and
+    /// the warnings; `interrupted` when the run was cancelled.
     pub fn new(
         plan: &Plan,
         report: &Report<ApplyError>,
         state: Result<ClusterState, String>,
         warnings: Vec<String>,
-        phase_times: &BTreeMap<Phase, Duration>,
         interrupted: bool,
     ) -> Final {
+        let phase_times = phase_times(plan, report);
         let states: BTreeMap<&str, StepState> = plan
             .steps
             .iter()

@@ -55,16 +55,9 @@ fn state() -> ClusterState {
     }
 }
 
-fn times() -> BTreeMap<Phase, Duration> {
-    [
-        (Phase::Bootstrap, Duration::from_millis(1200)),
-        (Phase::Join, Duration::from_millis(8400)),
-        (Phase::Ceph, Duration::from_millis(6100)),
-        (Phase::Resources, Duration::from_millis(3300)),
-        (Phase::Profile, Duration::from_millis(100)),
-        (Phase::Members, Duration::from_millis(900)),
-    ]
-    .into()
+/// Step `i` of the plan starts at `i` × 250 ms.
+fn start_of(i: usize) -> Duration {
+    Duration::from_millis(250 * i as u64)
 }
 
 fn all_done(plan: &Plan, outcome: Outcome) -> Report<ApplyError> {
@@ -72,13 +65,15 @@ fn all_done(plan: &Plan, outcome: Outcome) -> Report<ApplyError> {
         results: plan
             .steps
             .iter()
-            .map(|s| {
+            .enumerate()
+            .map(|(i, s)| {
                 (
                     StepId(s.id.0.clone()),
                     StepResult::Done {
                         outcome,
                         attempts: 1,
-                        elapsed: Duration::from_millis(10),
+                        started: start_of(i),
+                        elapsed: Duration::from_millis(300),
                     },
                 )
             })
@@ -95,7 +90,7 @@ fn a_formed_cluster_for_people_and_programs() {
     let warnings = vec![
         "cluster.yaml:3: lookup_timeout: 0 means the default (60 s), as in MicroCloud".to_owned(),
     ];
-    let f = Final::new(&plan, &report, Ok(state()), warnings, &times(), false)
+    let f = Final::new(&plan, &report, Ok(state()), warnings, false)
         .with_journal(Path::new("/var/lib/microcloud/journal.json"));
     assert!(f.succeeded());
     let view = f.cluster.as_ref().unwrap();
@@ -122,7 +117,7 @@ fn a_formed_cluster_for_people_and_programs() {
 fn a_rerun_marks_everything_already_present() {
     let plan = plan();
     let report = all_done(&plan, Outcome::AlreadyDone);
-    let f = Final::new(&plan, &report, Ok(state()), Vec::new(), &times(), false);
+    let f = Final::new(&plan, &report, Ok(state()), Vec::new(), false);
     let view = f.cluster.as_ref().unwrap();
     assert!(
         view.members
@@ -161,6 +156,7 @@ fn a_failed_run_names_the_step_the_class_and_what_to_do() {
                 last: None,
             },
             attempts: 1,
+            started: Duration::from_secs(2),
             elapsed: Duration::from_secs(30),
         },
     );
@@ -181,7 +177,6 @@ fn a_failed_run_names_the_step_the_class_and_what_to_do() {
         &report,
         Err("cannot read whether LXD is clustered: LXD on node micro01, GET /1.0/cluster: connection refused".into()),
         Vec::new(),
-        &times(),
         false,
     );
     assert_eq!(f.outcome, RunOutcome::Failed);
@@ -213,7 +208,7 @@ fn a_failed_run_names_the_step_the_class_and_what_to_do() {
             .unwrap()
             .contains("connection refused")
     );
-    let interrupted = Final::new(&plan, &report, Ok(state()), Vec::new(), &times(), true);
+    let interrupted = Final::new(&plan, &report, Ok(state()), Vec::new(), true);
     assert_eq!(interrupted.outcome, RunOutcome::Interrupted);
     assert!(render::human(&interrupted, false).starts_with("The run was interrupted: "));
 }
@@ -221,27 +216,32 @@ fn a_failed_run_names_the_step_the_class_and_what_to_do() {
 #[test]
 fn phase_times_span_first_start_to_last_end() {
     let plan = plan();
-    let mut timeline = Timeline::default();
-    let join: Vec<&Step> = plan
-        .steps
-        .iter()
-        .filter(|s| s.phase == Phase::Join)
-        .collect();
-    timeline.started(&join[0].id.0, Duration::from_secs(2));
-    timeline.started(&join[0].id.0, Duration::from_secs(3)); // a retry: the first start counts
-    timeline.ended(&join[0].id.0, Duration::from_secs(4));
-    timeline.started(&join[1].id.0, Duration::from_secs(3));
-    timeline.ended(&join[1].id.0, Duration::from_secs(7));
-    let times = timeline.phase_times(&plan);
-    assert_eq!(times.get(&Phase::Join), Some(&Duration::from_secs(5)));
-    assert_eq!(times.get(&Phase::Ceph), None);
+    let report = all_done(&plan, Outcome::Changed);
+    let times = phase_times(&plan, &report);
+    for phase in [Phase::Bootstrap, Phase::Join, Phase::Ceph] {
+        let steps: Vec<usize> = (0..plan.steps.len())
+            .filter(|i| plan.steps[*i].phase == phase)
+            .collect();
+        let first = start_of(steps[0]);
+        let last = start_of(*steps.last().unwrap()) + Duration::from_millis(300);
+        assert_eq!(times[&phase], last - first, "{phase:?}");
+    }
+    // A step that did not run takes no time.
+    let mut report = report;
+    for s in plan.steps.iter().filter(|s| s.phase == Phase::Profile) {
+        report.results.insert(
+            StepId(s.id.0.clone()),
+            StepResult::NotStarted(NotStarted::Stopped),
+        );
+    }
+    assert_eq!(phase_times(&plan, &report).get(&Phase::Profile), None);
 }
 
 #[test]
 fn the_report_file_is_replaced_whole() {
     let plan = plan();
     let report = all_done(&plan, Outcome::Changed);
-    let f = Final::new(&plan, &report, Ok(state()), Vec::new(), &times(), false);
+    let f = Final::new(&plan, &report, Ok(state()), Vec::new(), false);
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("report.json");
     std::fs::write(&path, "old").unwrap();
