@@ -522,7 +522,12 @@ pub(crate) async fn join(
     let trusted = match trusted {
         Ok(trusted) => trusted,
         Err(e) => {
-            eprintln!("error: cannot join the initiator at {initiator}: {e}");
+            // The whole chain: the cause (a differing passphrase, a
+            // refusal and its reason) is in the sources.
+            eprintln!(
+                "error: cannot join the initiator at {initiator}: {:#}",
+                anyhow::Error::new(e)
+            );
             return Ok(EXIT_TRUST);
         }
     };
@@ -559,7 +564,7 @@ pub(crate) async fn join(
             Ok(code)
         }
         Err(e) => {
-            eprintln!("error: {e}");
+            eprintln!("error: {:#}", anyhow::Error::new(e));
             Ok(EXIT_PEER)
         }
     }
