@@ -727,17 +727,23 @@ where
             .await
             .map_err(service_error(step, "listing LXD members"))?;
         if members.iter().any(|m| m.server_name == joiner) {
-            if let Some(j) = joiner_lxd {
-                let cluster = j.cluster().await.map_err(service_error(
-                    step,
-                    format!("reading the cluster of {joiner}"),
-                ))?;
-                if !cluster.value.enabled {
-                    let remove = format!("lxc cluster remove {joiner} --force");
-                    return Err(half_joined(step, joiner, &remove));
-                }
+            let Some(j) = joiner_lxd else {
+                return Ok(Outcome::AlreadyDone);
+            };
+            let cluster = j.cluster().await.map_err(service_error(
+                step,
+                format!("reading the cluster of {joiner}"),
+            ))?;
+            if cluster.value.enabled {
+                return Ok(Outcome::AlreadyDone);
             }
-            return Ok(Outcome::AlreadyDone);
+            // Half-joined: the cluster recorded the member, its own LXD is
+            // standalone (a join cut off by a crash). The record goes, and
+            // the join starts again with a new token.
+            lxd.remove_member(joiner).await.map_err(service_error(
+                step,
+                format!("removing {joiner}, whose earlier join was cut off half-way"),
+            ))?;
         }
         // An unused token from an interrupted run would make LXD refuse a
         // second one for the same name: cancel it first.
@@ -783,20 +789,28 @@ where
             .await
             .map_err(service_error(step, "listing members"))?;
         if members.iter().any(|m| m.name == joiner) {
-            if let Some(j) = joiner_client {
-                let info = j.server_info().await.map_err(service_error(
-                    step,
-                    format!("reading the daemon status of {joiner}"),
-                ))?;
-                if !info.ready {
-                    let remove = match step.service {
-                        Service::MicroOvn => format!("microovn cluster remove {joiner}"),
-                        _ => format!("microceph cluster remove {joiner} --force"),
-                    };
-                    return Err(half_joined(step, joiner, &remove));
-                }
+            let Some(j) = joiner_client else {
+                return Ok(Outcome::AlreadyDone);
+            };
+            let info = j.server_info().await.map_err(service_error(
+                step,
+                format!("reading the daemon status of {joiner}"),
+            ))?;
+            if info.ready {
+                return Ok(Outcome::AlreadyDone);
             }
-            return Ok(Outcome::AlreadyDone);
+            if !info.address.is_empty() {
+                // Configured but its database is not open: it may be a
+                // member still starting. Never remove one.
+                return Err(half_joined(step, joiner, &info.address));
+            }
+            // Half-joined: the cluster recorded the member, its own daemon
+            // was never initialised (a join cut off by a crash). The record
+            // goes, and the join starts again with a new token.
+            client.remove_member(joiner).await.map_err(service_error(
+                step,
+                format!("removing {joiner}, whose earlier join was cut off half-way"),
+            ))?;
         }
         let tokens = client
             .tokens()
@@ -868,17 +882,16 @@ where
     }
 }
 
-/// The cluster lists `joiner` as a member but the joiner's own daemon is
-/// not part of it: a join was cut off after the cluster recorded the new
-/// member (a crash of the joiner mid-join). No new token can help (the
-/// name is taken) and the join step would have no token; the member has to
-/// be removed by hand, with `remove` run on the step's node.
-fn half_joined(step: &Step, joiner: &str, remove: &str) -> ApplyError {
+/// The cluster lists `joiner` as a member and its own daemon has an
+/// address but no open database: a member still starting, or a join cut
+/// off after the daemon configured itself. Removing it could remove a live
+/// member, so the run stops and says what to check.
+fn half_joined(step: &Step, joiner: &str, address: &str) -> ApplyError {
     let service = step.service.name();
     conflict(
         step,
         format!(
-            "the {service} cluster lists {joiner} as a member, but {service} on {joiner} is not part of a cluster: an earlier join was interrupted; remove the member (`{remove}` on {}) and run again",
+            "the {service} cluster lists {joiner} as a member, and {service} on {joiner} has the address {address} but is not ready: wait for it to start and run again; if it stays so, its join was interrupted: remove the member on {} and run again",
             step.node
         ),
     )
