@@ -374,73 +374,89 @@ fn a_joiner_the_file_does_not_list_is_refused_and_the_others_form_the_cluster() 
     );
 }
 
-/// Adding a Ceph disk on `node` (its first two) takes 2 s, so that a kill
-/// lands while it runs.
-fn slow_disk_faults(node: &str) -> SimOptions {
+/// A simulator fault: the first `times` `method path` calls of `service`
+/// on `node` take 2 s (100 s of simulated time), so that a kill lands
+/// while such a call runs.
+fn slow(node: &str, service: &str, method: &str, path: &str, times: u32) -> SimOptions {
     SimOptions {
         faults: Some(format!(
-            "rules:\n  - node: {node}\n    service: microceph\n    method: POST\n    path: /1.0/disks\n    times: 2\n    action: {{ kind: latency, ms: 100000 }}\n"
+            "rules:\n  - node: {node}\n    service: {service}\n    method: {method}\n    path: {path}\n    \
+             times: {times}\n    action: {{ kind: latency, ms: 100000 }}\n"
         )),
         ..SimOptions::default()
     }
 }
 
-/// Whether the initiator's JSON progress `text` shows the kill point:
-/// adding the first Ceph disk of `node<disk_of>` has started (it is slowed
-/// down, see [`slow_disk_faults`]) and every join has finished, so that no
-/// join is cut off half-way (that needs a repair by hand, see the
-/// executor's crash tests).
-fn kill_point(text: &str, disk_of: usize) -> bool {
-    let events: Vec<Value> = text
-        .lines()
-        .filter_map(|l| serde_json::from_str(l).ok())
-        .collect();
-    let seen = |event: &str, step: &str| {
-        events
-            .iter()
-            .any(|e| e["event"] == event && e["step"] == step)
-    };
-    seen(
-        "started",
-        &format!(
-            "microceph.disk[/dev/disk/by-id/scsi-0QEMU_QEMU_HARDDISK_ceph-a-{disk_of}]@node{disk_of}"
-        ),
-    ) && (2..=3).all(|i| seen("finished", &format!("lxd.join@node{i}")))
+/// Whether the initiator's JSON progress `text` has an `event` (`started`,
+/// `finished`) for `step`.
+fn progress_shows(text: &str, event: &str, step: &str) -> bool {
+    text.lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .any(|e| e["event"] == event && e["step"] == step)
 }
 
-/// Starts node1..node3 with the initiator's progress as JSON lines.
-fn start_three(tb: &Testbed, file: &Path) -> Vec<Process> {
-    vec![
+/// Starts node1..node3 with the initiator's progress as JSON lines, waits
+/// until that progress satisfies `kill_point`, then kills host `victim`
+/// and waits (at most `stop_within`) for the others to stop.
+fn kill_mid_bootstrap(
+    tb: &Testbed,
+    file: &Path,
+    kill_point: impl Fn(&str) -> bool,
+    victim: usize,
+    stop_within: Duration,
+) -> Vec<Finished> {
+    let mut runs = vec![
         tb.preseed("node1", file, &["--output", "json"]),
         tb.preseed("node2", file, &[]),
         tb.preseed("node3", file, &[]),
-    ]
+    ];
+    if !runs[0].wait_until(kill_point, RUN_TIMEOUT) {
+        let runs: Vec<Finished> = runs.into_iter().map(Process::finish).collect();
+        panic!(
+            "the initiator never reached the kill point:\n{}",
+            transcript(&runs)
+        );
+    }
+    // The slowed-down call is sent right after its step starts.
+    std::thread::sleep(Duration::from_millis(300));
+    runs[victim - 1].kill();
+    wait_all(runs, stop_within)
 }
 
 #[test]
-fn a_joiner_killed_mid_bootstrap_stops_everyone_and_a_rerun_converges() {
+fn a_joiner_killed_during_its_join_stops_everyone_and_a_rerun_converges() {
     let _serial = serial();
-    let Some(mut tb) = testbed(3, &slow_disk_faults("node3")) else {
+    let Some(mut tb) = testbed(3, &slow("node3", "lxd", "PUT", "/1.0/cluster", 1)) else {
         return;
     };
     let file = tb.write(
         "cluster.yaml",
         &Seed::bootstrap(Contact::Unicast, 3).render(&tb.lab),
     );
-    let mut runs = start_three(&tb, &file);
-    let hit = runs[0].wait_until(|text| kill_point(text, 3), RUN_TIMEOUT);
-    assert!(
-        hit,
-        "the initiator never reached the kill point:\n{}",
-        transcript(&runs.into_iter().map(Process::finish).collect::<Vec<_>>())
+    // node3 dies while its LXD join, proxied by its agent, is in flight;
+    // the initiator finds it lost (10 s without an answer) and stops everyone.
+    let runs = kill_mid_bootstrap(
+        &tb,
+        &file,
+        |text| progress_shows(text, "started", "lxd.join@node3"),
+        3,
+        Duration::from_secs(60),
     );
-    runs[2].kill();
-    let runs = wait_all(runs, Duration::from_secs(60));
     assert_codes(&runs, &[("node1", PEER_LOST), ("node2", PEER_LOST)]);
     assert!(
-        runs[0].output().contains("node3"),
-        "the initiator must name the joiner it lost (what every process printed is above)"
+        runs[0]
+            .stdout
+            .lines()
+            .any(|l| l.contains("\"retrying\"") && l.contains("PUT /1.0/cluster")),
+        "the kill must cut node3's join request (what every process printed is above)"
     );
+    for run in &runs[..2] {
+        assert!(
+            run.stderr.contains("machine node3 stopped answering"),
+            "{} must say that node3 was lost (what every process printed is above)",
+            run.label
+        );
+    }
 
     let hosts = names(1..=3);
     let rerun = run_all(&tb, &file, &hosts, Duration::ZERO);
@@ -451,25 +467,35 @@ fn a_joiner_killed_mid_bootstrap_stops_everyone_and_a_rerun_converges() {
 #[test]
 fn the_initiator_killed_mid_bootstrap_stops_the_joiners_and_a_rerun_converges() {
     let _serial = serial();
-    let Some(mut tb) = testbed(3, &slow_disk_faults("node2")) else {
+    let disk = "microceph.disk[/dev/disk/by-id/scsi-0QEMU_QEMU_HARDDISK_ceph-a-2]@node2";
+    let Some(mut tb) = testbed(3, &slow("node2", "microceph", "POST", "/1.0/disks", 2)) else {
         return;
     };
     let file = tb.write(
         "cluster.yaml",
         &Seed::bootstrap(Contact::Unicast, 3).render(&tb.lab),
     );
-    let mut runs = start_three(&tb, &file);
-    let hit = runs[0].wait_until(|text| kill_point(text, 2), RUN_TIMEOUT);
-    assert!(
-        hit,
-        "the initiator never reached the kill point:\n{}",
-        transcript(&runs.into_iter().map(Process::finish).collect::<Vec<_>>())
+    // node1 dies after every join, while it adds a Ceph disk on node2
+    // through node2's agent. The joiners stop when the initiator has been
+    // silent for 15 s, not after the agent's default idle timeout.
+    let runs = kill_mid_bootstrap(
+        &tb,
+        &file,
+        |text| {
+            progress_shows(text, "started", disk)
+                && (2..=3).all(|i| progress_shows(text, "finished", &format!("lxd.join@node{i}")))
+        },
+        1,
+        Duration::from_secs(30),
     );
-    runs[0].kill();
-    // Joiners that lose the initiator stop within seconds, not after the
-    // agent's idle timeout.
-    let runs = wait_all(runs, Duration::from_secs(30));
     assert_codes(&runs, &[("node2", PEER_LOST), ("node3", PEER_LOST)]);
+    for run in &runs[1..] {
+        assert!(
+            run.stderr.contains("the initiator went silent"),
+            "{} must say that it lost the initiator (what every process printed is above)",
+            run.label
+        );
+    }
 
     let hosts = names(1..=3);
     let rerun = run_all(&tb, &file, &hosts, Duration::ZERO);
