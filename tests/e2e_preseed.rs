@@ -434,7 +434,7 @@ fn a_joiner_killed_during_its_join_stops_everyone_and_a_rerun_converges() {
         &Seed::bootstrap(Contact::Unicast, 3).render(&tb.lab),
     );
     // node3 dies while its LXD join, proxied by its agent, is in flight;
-    // the initiator finds it lost (10 s without an answer) and stops everyone.
+    // the initiator finds it lost (6 s without an answer) and stops everyone.
     let runs = kill_mid_bootstrap(
         &tb,
         &file,
@@ -477,7 +477,7 @@ fn the_initiator_killed_mid_bootstrap_stops_the_joiners_and_a_rerun_converges() 
     );
     // node1 dies after every join, while it adds a Ceph disk on node2
     // through node2's agent. The joiners stop when the initiator has been
-    // silent for 15 s, not after the agent's default idle timeout.
+    // silent for 10 s, not after the agent's default idle timeout.
     let runs = kill_mid_bootstrap(
         &tb,
         &file,
