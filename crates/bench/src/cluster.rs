@@ -9,7 +9,6 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, anyhow, bail};
-use clients::cert::Identity;
 use clients::lxd::LxdClient;
 use clients::microceph::MicroCephClient;
 use clients::microovn::MicroOvnClient;
@@ -204,11 +203,7 @@ pub struct Formation {
 ///
 /// Any step that did not succeed, with its error.
 pub async fn apply(sim: &Sim, plan: Plan, options: &Options) -> anyhow::Result<Formation> {
-    let runner = Arc::new(PlanRunner::new(
-        plan.clone(),
-        clients(sim),
-        Identity::generate("microcloud-bench", &[]).context("TLS identity")?,
-    ));
+    let runner = Arc::new(PlanRunner::new(plan.clone(), clients(sim)));
     let (_cancel_tx, cancel) = tokio::sync::watch::channel(false);
     let (events_tx, mut events) = tokio::sync::mpsc::unbounded_channel();
     let start = Instant::now();

@@ -26,8 +26,7 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use clients::cert::{Fingerprint, Identity};
-use clients::error::RequestContext;
+use clients::cert::Fingerprint;
 use clients::lxd::{
     ClusterJoin, ClusterMemberConfigKey, LxdApi, NetworksPost, ProfilePut, ServerPut,
     StoragePoolsPost, StorageVolumesPost, TokenField as ClientTokenField,
@@ -35,10 +34,11 @@ use clients::lxd::{
 use clients::microceph::{DisksPost, MicroCephApi, PoolPut};
 use clients::microcluster::MicroclusterApi;
 use clients::microovn::MicroOvnApi;
-use clients::transport::Transport;
+use config_loader::model::{StepClass, Timeouts};
 use planner::plan::{Action, Plan, Service, Step, TokenField};
 
 use crate::dag::{Dag, DagError, Node, StepId};
+use crate::retry::Deadlines;
 use crate::run::{Outcome, Runner, StepError};
 
 /// The clients of one machine.
@@ -128,20 +128,11 @@ pub struct PlanRunner<L, C, O> {
     index: BTreeMap<String, usize>,
     nodes: BTreeMap<String, NodeClients<L, C, O>>,
     tokens: Mutex<BTreeMap<String, Token>>,
-    /// Client identity for fetching LXD's cluster certificate (any
-    /// certificate will do: LXD completes the handshake for anyone).
-    identity: Identity,
-    /// Timeout for fetching the cluster certificate.
-    fetch_timeout: Duration,
 }
 
 impl<L, C, O> PlanRunner<L, C, O> {
     /// A runner for `plan` with the clients of every machine in it.
-    pub fn new(
-        plan: Plan,
-        nodes: BTreeMap<String, NodeClients<L, C, O>>,
-        identity: Identity,
-    ) -> Self {
+    pub fn new(plan: Plan, nodes: BTreeMap<String, NodeClients<L, C, O>>) -> Self {
         let index = plan
             .steps
             .iter()
@@ -153,8 +144,6 @@ impl<L, C, O> PlanRunner<L, C, O> {
             index,
             nodes,
             tokens: Mutex::new(BTreeMap::new()),
-            identity,
-            fetch_timeout: Duration::from_secs(30),
         }
     }
 
@@ -162,22 +151,43 @@ impl<L, C, O> PlanRunner<L, C, O> {
     pub fn plan(&self) -> &Plan {
         &self.plan
     }
+
+    /// The clients of machine `node`, if the runner has them (for reading
+    /// the cluster's state once the plan has run).
+    pub fn clients(&self, node: &str) -> Option<&NodeClients<L, C, O>> {
+        self.nodes.get(node)
+    }
+}
+
+/// The scheduler's deadlines for a plan's steps: every [`StepClass`] with
+/// its deadline from `timeouts` (set, or the class's default).
+pub fn deadlines(timeouts: &Timeouts) -> Deadlines {
+    Deadlines {
+        per_class: StepClass::ALL
+            .into_iter()
+            .map(|c| (c.name().to_owned(), timeouts.get(c)))
+            .collect(),
+        ..Deadlines::default()
+    }
 }
 
 /// The scheduler's view of a plan: every step, with its dependencies,
-/// serialisation group and deadline class (its action kind).
+/// serialisation group and deadline class ([`Action::step_class`]).
 pub fn dag_of(plan: &Plan) -> Result<Dag, DagError> {
-    Dag::new(
-        plan.steps
-            .iter()
-            .map(|s| Node {
-                id: StepId(s.id.0.clone()),
-                deps: s.depends_on.iter().map(|d| StepId(d.0.clone())).collect(),
-                group: s.serial_group.clone(),
-                class: s.action.kind_name().to_owned(),
-            })
-            .collect(),
-    )
+    Dag::new(nodes_of(plan))
+}
+
+/// [`dag_of`]'s nodes, in plan order.
+fn nodes_of(plan: &Plan) -> Vec<Node> {
+    plan.steps
+        .iter()
+        .map(|s| Node {
+            id: StepId(s.id.0.clone()),
+            deps: s.depends_on.iter().map(|d| StepId(d.0.clone())).collect(),
+            group: s.serial_group.clone(),
+            class: s.action.step_class().name().to_owned(),
+        })
+        .collect()
 }
 
 /// The graph of a plan run in MicroCloud's order (`--serial-peers`): the
@@ -223,11 +233,7 @@ pub fn dag_of_serial_peers(plan: &Plan) -> Result<Dag, DagError> {
             units[u].push(i);
         }
     }
-    let mut deps: Vec<Vec<StepId>> = plan
-        .steps
-        .iter()
-        .map(|s| s.depends_on.iter().map(|d| StepId(d.0.clone())).collect())
-        .collect();
+    let mut nodes = nodes_of(plan);
     let id = |i: usize| StepId(plan.steps[i].id.0.clone());
     let units: Vec<Vec<usize>> = units.into_iter().filter(|u| !u.is_empty()).collect();
     for (k, unit) in units.iter().enumerate() {
@@ -237,29 +243,18 @@ pub fn dag_of_serial_peers(plan: &Plan) -> Result<Dag, DagError> {
             .filter(|&i| is_disk(&plan.steps[i]))
             .collect();
         for pair in disks.windows(2) {
-            deps[pair[1]].push(id(pair[0]));
+            nodes[pair[1]].deps.push(id(pair[0]));
         }
         for &i in unit {
             if plan.steps[i].service == Service::Lxd {
-                deps[i].extend(disks.iter().map(|&d| id(d)));
+                nodes[i].deps.extend(disks.iter().map(|&d| id(d)));
             }
             if let Some(previous) = k.checked_sub(1).map(|p| &units[p]) {
-                deps[i].extend(previous.iter().map(|&p| id(p)));
+                nodes[i].deps.extend(previous.iter().map(|&p| id(p)));
             }
         }
     }
-    Dag::new(
-        plan.steps
-            .iter()
-            .zip(deps)
-            .map(|(s, deps)| Node {
-                id: StepId(s.id.0.clone()),
-                deps,
-                group: s.serial_group.clone(),
-                class: s.action.kind_name().to_owned(),
-            })
-            .collect(),
-    )
+    Dag::new(nodes)
 }
 
 fn service_error(
@@ -490,7 +485,7 @@ where
                     ));
                 };
                 let certificate = self
-                    .cluster_certificate(step, *cluster_address, &fingerprint)
+                    .cluster_certificate(step, token_from, &fingerprint)
                     .await?;
                 let join = ClusterJoin {
                     server_name: server_name.clone(),
@@ -822,17 +817,23 @@ where
             .await
             .map_err(service_error(step, "listing LXD members"))?;
         if members.iter().any(|m| m.server_name == joiner) {
-            if let Some(j) = joiner_lxd {
-                let cluster = j.cluster().await.map_err(service_error(
-                    step,
-                    format!("reading the cluster of {joiner}"),
-                ))?;
-                if !cluster.value.enabled {
-                    let remove = format!("lxc cluster remove {joiner} --force");
-                    return Err(half_joined(step, joiner, &remove));
-                }
+            let Some(j) = joiner_lxd else {
+                return Ok(Outcome::AlreadyDone);
+            };
+            let cluster = j.cluster().await.map_err(service_error(
+                step,
+                format!("reading the cluster of {joiner}"),
+            ))?;
+            if cluster.value.enabled {
+                return Ok(Outcome::AlreadyDone);
             }
-            return Ok(Outcome::AlreadyDone);
+            // Half-joined: the cluster recorded the member, its own LXD is
+            // standalone (a join cut off by a crash). The record goes, and
+            // the join starts again with a new token.
+            lxd.remove_member(joiner).await.map_err(service_error(
+                step,
+                format!("removing {joiner}, whose earlier join was cut off half-way"),
+            ))?;
         }
         // An unused token from an interrupted run would make LXD refuse a
         // second one for the same name: cancel it first.
@@ -878,20 +879,28 @@ where
             .await
             .map_err(service_error(step, "listing members"))?;
         if members.iter().any(|m| m.name == joiner) {
-            if let Some(j) = joiner_client {
-                let info = j.server_info().await.map_err(service_error(
-                    step,
-                    format!("reading the daemon status of {joiner}"),
-                ))?;
-                if !info.ready {
-                    let remove = match step.service {
-                        Service::MicroOvn => format!("microovn cluster remove {joiner}"),
-                        _ => format!("microceph cluster remove {joiner} --force"),
-                    };
-                    return Err(half_joined(step, joiner, &remove));
-                }
+            let Some(j) = joiner_client else {
+                return Ok(Outcome::AlreadyDone);
+            };
+            let info = j.server_info().await.map_err(service_error(
+                step,
+                format!("reading the daemon status of {joiner}"),
+            ))?;
+            if info.ready {
+                return Ok(Outcome::AlreadyDone);
             }
-            return Ok(Outcome::AlreadyDone);
+            if !info.address.is_empty() {
+                // Configured but its database is not open: it may be a
+                // member still starting. Never remove one.
+                return Err(half_joined(step, joiner, &info.address));
+            }
+            // Half-joined: the cluster recorded the member, its own daemon
+            // was never initialised (a join cut off by a crash). The record
+            // goes, and the join starts again with a new token.
+            client.remove_member(joiner).await.map_err(service_error(
+                step,
+                format!("removing {joiner}, whose earlier join was cut off half-way"),
+            ))?;
         }
         let tokens = client
             .tokens()
@@ -911,10 +920,14 @@ where
         Ok(Outcome::Changed)
     }
 
+    /// The cluster certificate a join sends: read from the daemon of the
+    /// member that issued the token (through this run's own connection to
+    /// it, so no new connection to the cluster address is needed) and
+    /// checked against the fingerprint the token carries.
     async fn cluster_certificate(
         &self,
         step: &Step,
-        address: SocketAddr,
+        token_step: &planner::StepId,
         fingerprint: &str,
     ) -> Result<String, ApplyError> {
         let pinned: Fingerprint = fingerprint.parse().map_err(|_| {
@@ -923,35 +936,52 @@ where
                 format!("the join token carries an invalid fingerprint {fingerprint:?}"),
             )
         })?;
-        let transport = Transport::https(&address.to_string(), &self.identity, pinned)
-            .map_err(service_error(step, "preparing TLS to the cluster"))?;
-        let ctx = RequestContext {
-            service: clients::Service::Lxd,
-            node: step.node.clone(),
-            method: http::Method::GET,
-            path: "/".into(),
-        };
-        transport
-            .fetch_certificate(&ctx, self.fetch_timeout)
-            .await
-            .map_err(service_error(
+        let issuer = self
+            .plan
+            .step(token_step)
+            .map(|s| s.node.clone())
+            .ok_or_else(|| conflict(step, format!("the plan has no step {token_step}")))?;
+        let clients = self
+            .nodes
+            .get(&issuer)
+            .ok_or_else(|| ApplyError::NoClient {
+                step: step.id.0.clone(),
+                node: issuer.clone(),
+                service: step.service.name().to_owned(),
+            })?;
+        let server = clients.lxd.server(None).await.map_err(service_error(
+            step,
+            format!("reading the cluster certificate from {issuer}"),
+        ))?;
+        let pem = server.value.environment.certificate;
+        let actual = Fingerprint::of_pem(&pem).map_err(|e| {
+            conflict(
                 step,
-                format!("fetching the cluster certificate from {address}"),
-            ))
+                format!("LXD on {issuer} reports a cluster certificate that cannot be read ({e})"),
+            )
+        })?;
+        if actual != pinned {
+            return Err(conflict(
+                step,
+                format!(
+                    "LXD on {issuer} reports the cluster certificate {actual}, but its join token names {pinned}; the cluster changed during the run: run again"
+                ),
+            ));
+        }
+        Ok(pem)
     }
 }
 
-/// The cluster lists `joiner` as a member but the joiner's own daemon is
-/// not part of it: a join was cut off after the cluster recorded the new
-/// member (a crash of the joiner mid-join). No new token can help (the
-/// name is taken) and the join step would have no token; the member has to
-/// be removed by hand, with `remove` run on the step's node.
-fn half_joined(step: &Step, joiner: &str, remove: &str) -> ApplyError {
+/// The cluster lists `joiner` as a member and its own daemon has an
+/// address but no open database: a member still starting, or a join cut
+/// off after the daemon configured itself. Removing it could remove a live
+/// member, so the run stops and says what to check.
+fn half_joined(step: &Step, joiner: &str, address: &str) -> ApplyError {
     let service = step.service.name();
     conflict(
         step,
         format!(
-            "the {service} cluster lists {joiner} as a member, but {service} on {joiner} is not part of a cluster: an earlier join was interrupted; remove the member (`{remove}` on {}) and run again",
+            "the {service} cluster lists {joiner} as a member, and {service} on {joiner} has the address {address} but is not ready: wait for it to start and run again; if it stays so, its join was interrupted: remove the member on {} and run again",
             step.node
         ),
     )
@@ -1061,4 +1091,20 @@ where
         dag_of(runner.plan())?
     };
     Ok(crate::run::execute(&dag, runner, options, events, cancel).await)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_step_class_gets_its_deadline() {
+        let mut timeouts = Timeouts::default();
+        timeouts.set(StepClass::Join, Duration::from_secs(7));
+        let d = deadlines(&timeouts);
+        assert_eq!(d.per_class.len(), StepClass::ALL.len());
+        assert_eq!(d.of("join"), Duration::from_secs(7));
+        assert_eq!(d.of("token"), StepClass::Token.default_timeout());
+        assert_eq!(d.of("settings"), Duration::from_secs(120));
+    }
 }

@@ -14,14 +14,24 @@ use std::process::ExitCode;
 /// Exit status when the input is invalid (as opposed to 1 for other failures).
 const EXIT_INVALID: u8 = 2;
 
+mod live;
+mod logging;
+mod multi;
+mod options;
 mod preseed;
 mod progress;
+mod report;
 
 #[derive(Parser)]
 #[command(name = "microcloud", version, about, long_about = None)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// More logs on standard error: -v debug (every service request with
+    /// its method, path and status; step starts, ends and deadlines), -vv
+    /// trace. RUST_LOG (e.g. `clients=debug`) overrides both.
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    verbose: u8,
 }
 
 #[derive(Subcommand)]
@@ -63,8 +73,20 @@ enum Command {
     /// machines have, plan, and apply the plan with progress and a final
     /// report. Running it again changes nothing once the cluster is formed.
     ///
+    /// Every machine runs it with the same file and decides its own part:
+    /// the initiator opens the trust session and drives the run; the other
+    /// machines join with the passphrase, lend their services through an
+    /// agent, and report the outcome the initiator sends them.
+    ///
+    /// Progress: a live view when standard output is a terminal, one line
+    /// per event otherwise, JSON lines with `--output json`. NO_COLOR turns
+    /// colour off.
+    ///
     /// Exit status: 0 success (including nothing to do), 1 the run failed,
-    /// 2 the preseed is invalid or cannot be planned, 3 interrupted.
+    /// 2 the preseed is invalid, cannot be planned or failed a pre-flight
+    /// check, 3 interrupted, 4 the trust session failed (wrong passphrase,
+    /// machine refused or not found in time), 5 another machine was lost or
+    /// stopped the run.
     Preseed {
         /// The preseed file; standard input when absent or "-".
         file: Option<PathBuf>,
@@ -75,6 +97,16 @@ enum Command {
         /// This machine's name (default: its host name).
         #[arg(long)]
         name: Option<String>,
+        /// This machine's address, instead of the addresses its LXD reports
+        /// (for containers and tests).
+        #[arg(long, value_name = "IP")]
+        address: Option<std::net::IpAddr>,
+        /// Directory holding this machine's service sockets as
+        /// `lxd/unix.socket`, `microceph/control.socket` and
+        /// `microovn/control.socket` (one node of `microcloud-sim`); replaces
+        /// the three socket options.
+        #[arg(long, value_name = "DIR", conflicts_with_all = ["sim_dir", "lxd_socket"])]
+        sockets: Option<PathBuf>,
         /// LXD's unix socket (default: $LXD_SOCKET, $LXD_DIR/unix.socket, then the snap's).
         #[arg(long, value_name = "PATH")]
         lxd_socket: Option<PathBuf>,
@@ -101,6 +133,8 @@ enum Command {
         /// or DIR/microcloud-journal.json with --sim-dir).
         #[arg(long, value_name = "PATH")]
         journal: Option<PathBuf>,
+        #[command(flatten)]
+        run_options: options::RunOptions,
     },
     /// Print the JSON Schema of the preseed format.
     Schema,
@@ -137,6 +171,7 @@ impl Environment for HostEnvironment {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    logging::init(cli.verbose);
     match run(cli) {
         Ok(code) => code,
         Err(e) => {
@@ -153,6 +188,8 @@ fn run(cli: Cli) -> Result<ExitCode> {
             file,
             sim_dir,
             name,
+            address,
+            sockets,
             lxd_socket,
             microceph_socket,
             microovn_socket,
@@ -161,18 +198,30 @@ fn run(cli: Cli) -> Result<ExitCode> {
             max_parallel,
             serial_peers,
             journal,
+            run_options,
         } => preseed::run(preseed::Args {
             file,
             sim_dir,
             name,
-            lxd_socket,
-            microceph_socket,
-            microovn_socket,
+            address,
+            lxd_socket: match &sockets {
+                Some(dir) => Some(dir.join("lxd/unix.socket")),
+                None => lxd_socket,
+            },
+            microceph_socket: match &sockets {
+                Some(dir) => dir.join("microceph/control.socket"),
+                None => microceph_socket,
+            },
+            microovn_socket: match &sockets {
+                Some(dir) => dir.join("microovn/control.socket"),
+                None => microovn_socket,
+            },
             dry_run,
             format,
             max_parallel,
             serial_peers,
             journal,
+            run_options,
         }),
         Command::Plan {
             file,
