@@ -35,9 +35,11 @@ use clients::lxd::{
 use clients::microceph::{DisksPost, MicroCephApi, PoolPut};
 use clients::microcluster::MicroclusterApi;
 use clients::microovn::MicroOvnApi;
+use config_loader::model::{StepClass, Timeouts};
 use planner::plan::{Action, Plan, Service, Step, TokenField};
 
 use crate::dag::{Dag, DagError, Node, StepId};
+use crate::retry::Deadlines;
 use crate::run::{Outcome, Runner, StepError};
 use crate::wipe;
 
@@ -166,22 +168,110 @@ impl<L, C, O> PlanRunner<L, C, O> {
     pub fn plan(&self) -> &Plan {
         &self.plan
     }
+
+    /// The clients of machine `node`, if the runner has them (for reading
+    /// the cluster's state once the plan has run).
+    pub fn clients(&self, node: &str) -> Option<&NodeClients<L, C, O>> {
+        self.nodes.get(node)
+    }
+}
+
+/// The scheduler's deadlines for a plan's steps: every [`StepClass`] with
+/// its deadline from `timeouts` (set, or the class's default).
+pub fn deadlines(timeouts: &Timeouts) -> Deadlines {
+    Deadlines {
+        per_class: StepClass::ALL
+            .into_iter()
+            .map(|c| (c.name().to_owned(), timeouts.get(c)))
+            .collect(),
+        ..Deadlines::default()
+    }
 }
 
 /// The scheduler's view of a plan: every step, with its dependencies,
-/// serialisation group and deadline class (its action kind).
+/// serialisation group and deadline class ([`Action::step_class`]).
 pub fn dag_of(plan: &Plan) -> Result<Dag, DagError> {
-    Dag::new(
-        plan.steps
+    Dag::new(nodes_of(plan))
+}
+
+/// [`dag_of`]'s nodes, in plan order.
+fn nodes_of(plan: &Plan) -> Vec<Node> {
+    plan.steps
+        .iter()
+        .map(|s| Node {
+            id: StepId(s.id.0.clone()),
+            deps: s.depends_on.iter().map(|d| StepId(d.0.clone())).collect(),
+            group: s.serial_group.clone(),
+            class: s.action.step_class().name().to_owned(),
+        })
+        .collect()
+}
+
+/// The graph of a plan run in MicroCloud's order (`--serial-peers`): the
+/// same steps and dependencies as [`dag_of`], plus edges so that
+///
+/// * the joining machines take part one at a time, in plan order: every
+///   step of a machine's *unit* (its join-phase steps, such as its service
+///   joins and its LXD settings, and its Ceph disks) waits for every step
+///   of the previous machine's unit; the initiator's own disks form the
+///   last unit, after every join, as MicroCloud adds them;
+/// * within a unit, the disks are added one after the other, and the LXD
+///   steps wait for the disks (a MicroCloud joiner joins MicroCeph and
+///   adds its disks, then joins LXD).
+///
+/// Token steps and everything after the joins keep their dependencies, as
+/// MicroCloud issues the tokens up front and creates pools and networks
+/// after the joins. Used to measure what the ordering costs (BENCHMARKS.md).
+///
+/// # Errors
+///
+/// As [`dag_of`]; the added edges cannot form a cycle, since no step of a
+/// unit depends on a later machine's steps.
+pub fn dag_of_serial_peers(plan: &Plan) -> Result<Dag, DagError> {
+    let joiners: Vec<&str> = plan
+        .systems
+        .iter()
+        .filter(|s| s.role == planner::plan::Role::Joiner)
+        .map(|s| s.name.as_str())
+        .collect();
+    let is_disk = |s: &Step| matches!(s.action, Action::AddCephDisk { .. });
+    let unit_of = |s: &Step| -> Option<usize> {
+        if is_disk(s) && s.node == plan.initiator {
+            return Some(joiners.len());
+        }
+        if s.phase == planner::plan::Phase::Join || is_disk(s) {
+            return joiners.iter().position(|j| *j == s.node);
+        }
+        None
+    };
+    let mut units: Vec<Vec<usize>> = vec![Vec::new(); joiners.len() + 1];
+    for (i, s) in plan.steps.iter().enumerate() {
+        if let Some(u) = unit_of(s) {
+            units[u].push(i);
+        }
+    }
+    let mut nodes = nodes_of(plan);
+    let id = |i: usize| StepId(plan.steps[i].id.0.clone());
+    let units: Vec<Vec<usize>> = units.into_iter().filter(|u| !u.is_empty()).collect();
+    for (k, unit) in units.iter().enumerate() {
+        let disks: Vec<usize> = unit
             .iter()
-            .map(|s| Node {
-                id: StepId(s.id.0.clone()),
-                deps: s.depends_on.iter().map(|d| StepId(d.0.clone())).collect(),
-                group: s.serial_group.clone(),
-                class: s.action.kind_name().to_owned(),
-            })
-            .collect(),
-    )
+            .copied()
+            .filter(|&i| is_disk(&plan.steps[i]))
+            .collect();
+        for pair in disks.windows(2) {
+            nodes[pair[1]].deps.push(id(pair[0]));
+        }
+        for &i in unit {
+            if plan.steps[i].service == Service::Lxd {
+                nodes[i].deps.extend(disks.iter().map(|&d| id(d)));
+            }
+            if let Some(previous) = k.checked_sub(1).map(|p| &units[p]) {
+                nodes[i].deps.extend(previous.iter().map(|&p| id(p)));
+            }
+        }
+    }
+    Dag::new(nodes)
 }
 
 fn service_error(
@@ -780,17 +870,23 @@ where
             .await
             .map_err(service_error(step, "listing LXD members"))?;
         if members.iter().any(|m| m.server_name == joiner) {
-            if let Some(j) = joiner_lxd {
-                let cluster = j.cluster().await.map_err(service_error(
-                    step,
-                    format!("reading the cluster of {joiner}"),
-                ))?;
-                if !cluster.value.enabled {
-                    let remove = format!("lxc cluster remove {joiner} --force");
-                    return Err(half_joined(step, joiner, &remove));
-                }
+            let Some(j) = joiner_lxd else {
+                return Ok(Outcome::AlreadyDone);
+            };
+            let cluster = j.cluster().await.map_err(service_error(
+                step,
+                format!("reading the cluster of {joiner}"),
+            ))?;
+            if cluster.value.enabled {
+                return Ok(Outcome::AlreadyDone);
             }
-            return Ok(Outcome::AlreadyDone);
+            // Half-joined: the cluster recorded the member, its own LXD is
+            // standalone (a join cut off by a crash). The record goes, and
+            // the join starts again with a new token.
+            lxd.remove_member(joiner).await.map_err(service_error(
+                step,
+                format!("removing {joiner}, whose earlier join was cut off half-way"),
+            ))?;
         }
         // An unused token from an interrupted run would make LXD refuse a
         // second one for the same name: cancel it first. A token that a
@@ -838,20 +934,28 @@ where
             .await
             .map_err(service_error(step, "listing members"))?;
         if members.iter().any(|m| m.name == joiner) {
-            if let Some(j) = joiner_client {
-                let info = j.server_info().await.map_err(service_error(
-                    step,
-                    format!("reading the daemon status of {joiner}"),
-                ))?;
-                if !info.ready {
-                    let remove = match step.service {
-                        Service::MicroOvn => format!("microovn cluster remove {joiner}"),
-                        _ => format!("microceph cluster remove {joiner} --force"),
-                    };
-                    return Err(half_joined(step, joiner, &remove));
-                }
+            let Some(j) = joiner_client else {
+                return Ok(Outcome::AlreadyDone);
+            };
+            let info = j.server_info().await.map_err(service_error(
+                step,
+                format!("reading the daemon status of {joiner}"),
+            ))?;
+            if info.ready {
+                return Ok(Outcome::AlreadyDone);
             }
-            return Ok(Outcome::AlreadyDone);
+            if !info.address.is_empty() {
+                // Configured but its database is not open: it may be a
+                // member still starting. Never remove one.
+                return Err(half_joined(step, joiner, &info.address));
+            }
+            // Half-joined: the cluster recorded the member, its own daemon
+            // was never initialised (a join cut off by a crash). The record
+            // goes, and the join starts again with a new token.
+            client.remove_member(joiner).await.map_err(service_error(
+                step,
+                format!("removing {joiner}, whose earlier join was cut off half-way"),
+            ))?;
         }
         let tokens = client
             .tokens()
@@ -923,17 +1027,16 @@ where
     }
 }
 
-/// The cluster lists `joiner` as a member but the joiner's own daemon is
-/// not part of it: a join was cut off after the cluster recorded the new
-/// member (a crash of the joiner mid-join). No new token can help (the
-/// name is taken) and the join step would have no token; the member has to
-/// be removed by hand, with `remove` run on the step's node.
-fn half_joined(step: &Step, joiner: &str, remove: &str) -> ApplyError {
+/// The cluster lists `joiner` as a member and its own daemon has an
+/// address but no open database: a member still starting, or a join cut
+/// off after the daemon configured itself. Removing it could remove a live
+/// member, so the run stops and says what to check.
+fn half_joined(step: &Step, joiner: &str, address: &str) -> ApplyError {
     let service = step.service.name();
     conflict(
         step,
         format!(
-            "the {service} cluster lists {joiner} as a member, but {service} on {joiner} is not part of a cluster: an earlier join was interrupted; remove the member (`{remove}` on {}) and run again",
+            "the {service} cluster lists {joiner} as a member, and {service} on {joiner} has the address {address} but is not ready: wait for it to start and run again; if it stays so, its join was interrupted: remove the member on {} and run again",
             step.node
         ),
     )
@@ -1037,6 +1140,26 @@ where
     C: MicroCephApi + 'static,
     O: MicroOvnApi + 'static,
 {
-    let dag = dag_of(runner.plan())?;
+    let dag = if options.serial_peers {
+        dag_of_serial_peers(runner.plan())?
+    } else {
+        dag_of(runner.plan())?
+    };
     Ok(crate::run::execute(&dag, runner, options, events, cancel).await)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_step_class_gets_its_deadline() {
+        let mut timeouts = Timeouts::default();
+        timeouts.set(StepClass::Join, Duration::from_secs(7));
+        let d = deadlines(&timeouts);
+        assert_eq!(d.per_class.len(), StepClass::ALL.len());
+        assert_eq!(d.of("join"), Duration::from_secs(7));
+        assert_eq!(d.of("token"), StepClass::Token.default_timeout());
+        assert_eq!(d.of("settings"), Duration::from_secs(120));
+    }
 }

@@ -14,15 +14,24 @@ use std::process::ExitCode;
 /// Exit status when the input is invalid (as opposed to 1 for other failures).
 const EXIT_INVALID: u8 = 2;
 
+mod live;
+mod logging;
 mod multi;
+mod options;
 mod preseed;
 mod progress;
+mod report;
 
 #[derive(Parser)]
 #[command(name = "microcloud", version, about, long_about = None)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// More logs on standard error: -v debug (every service request with
+    /// its method, path and status; step starts, ends and deadlines), -vv
+    /// trace. RUST_LOG (e.g. `clients=debug`) overrides both.
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    verbose: u8,
 }
 
 #[derive(Subcommand)]
@@ -69,6 +78,10 @@ enum Command {
     /// machines join with the passphrase, lend their services through an
     /// agent, and report the outcome the initiator sends them.
     ///
+    /// Progress: a live view when standard output is a terminal, one line
+    /// per event otherwise, JSON lines with `--output json`. NO_COLOR turns
+    /// colour off.
+    ///
     /// Exit status: 0 success (including nothing to do), 1 the run failed,
     /// 2 the preseed is invalid, cannot be planned or failed a pre-flight
     /// check, 3 interrupted, 4 the trust session failed (wrong passphrase,
@@ -110,12 +123,18 @@ enum Command {
         #[arg(long = "output", value_enum, default_value_t = Format::Human)]
         format: Format,
         /// Steps running at once (1 runs them strictly one after another).
-        #[arg(long, default_value_t = 8)]
+        #[arg(long, default_value_t = executor::Options::default().max_parallel)]
         max_parallel: usize,
+        /// MicroCloud's ordering: join the machines one at a time and add
+        /// each machine's disks one after the other (for comparison; slower).
+        #[arg(long)]
+        serial_peers: bool,
         /// Where to keep the run journal (default: /var/lib/microcloud/journal.json,
         /// or DIR/microcloud-journal.json with --sim-dir).
         #[arg(long, value_name = "PATH")]
         journal: Option<PathBuf>,
+        #[command(flatten)]
+        run_options: options::RunOptions,
     },
     /// Print the JSON Schema of the preseed format.
     Schema,
@@ -152,6 +171,7 @@ impl Environment for HostEnvironment {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    logging::init(cli.verbose);
     match run(cli) {
         Ok(code) => code,
         Err(e) => {
@@ -176,7 +196,9 @@ fn run(cli: Cli) -> Result<ExitCode> {
             dry_run,
             format,
             max_parallel,
+            serial_peers,
             journal,
+            run_options,
         } => preseed::run(preseed::Args {
             file,
             sim_dir,
@@ -197,7 +219,9 @@ fn run(cli: Cli) -> Result<ExitCode> {
             dry_run,
             format,
             max_parallel,
+            serial_peers,
             journal,
+            run_options,
         }),
         Command::Plan {
             file,

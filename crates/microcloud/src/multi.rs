@@ -47,9 +47,10 @@ pub(crate) const PING_EVERY: Duration = Duration::from_secs(2);
 /// How long one check may take.
 const PING_TIMEOUT: Duration = Duration::from_secs(4);
 /// Silence after which a joiner counts as lost.
-pub(crate) const LOST_AFTER: Duration = Duration::from_secs(10);
-/// Silence after which a joiner's agent gives up on the initiator.
-pub(crate) const AGENT_IDLE: Duration = Duration::from_secs(15);
+pub(crate) const LOST_AFTER: Duration = Duration::from_secs(6);
+/// Silence after which a joiner's agent gives up on the initiator (five
+/// missed checks).
+pub(crate) const AGENT_IDLE: Duration = Duration::from_secs(10);
 /// Largest accepted difference between two machines' clocks.
 const MAX_CLOCK_SKEW: Duration = Duration::from_secs(30);
 /// How long telling a joiner the outcome may take.
@@ -157,7 +158,7 @@ impl Peers {
                         last_answer = tokio::time::Instant::now();
                         continue;
                     }
-                    Ok(Err(e)) => format!("{e}"),
+                    Ok(Err(e)) => format!("{:#}", anyhow::Error::new(e)),
                     Err(_) => format!("no answer within {} s", PING_TIMEOUT.as_secs()),
                 };
                 if last_answer.elapsed() >= LOST_AFTER {
@@ -189,7 +190,10 @@ impl Peers {
                     Some(problem) => problems.push(problem),
                     None => machines.push(machine(&name, &agent, &facts)),
                 },
-                Err(e) => problems.push(format!("cannot reach the agent of {name}: {e}")),
+                Err(e) => problems.push(format!(
+                    "cannot reach the agent of {name}: {:#}",
+                    anyhow::Error::new(e)
+                )),
             }
         }
         if problems.is_empty() {
@@ -442,7 +446,7 @@ async fn tell(peers: &mut Peers, ending: &Ending, format: Format) {
         say(
             format,
             &format!(
-                "Could not tell {} how the run ended; they stop on their own within {} s.",
+                "Could not tell {} how the run ended; a machine not told stops on its own within {} s.",
                 untold.join(", "),
                 AGENT_IDLE.as_secs()
             ),
@@ -493,7 +497,7 @@ pub(crate) async fn join(
             match found {
                 Ok(announcement) => announcement.address,
                 Err(e) => {
-                    eprintln!("error: {e}");
+                    eprintln!("error: {:#}", anyhow::Error::new(e));
                     return Ok(EXIT_TRUST);
                 }
             }
@@ -522,7 +526,12 @@ pub(crate) async fn join(
     let trusted = match trusted {
         Ok(trusted) => trusted,
         Err(e) => {
-            eprintln!("error: cannot join the initiator at {initiator}: {e}");
+            // The whole chain: the cause (a differing passphrase, a
+            // refusal and its reason) is in the sources.
+            eprintln!(
+                "error: cannot join the initiator at {initiator}: {:#}",
+                anyhow::Error::new(e)
+            );
             return Ok(EXIT_TRUST);
         }
     };
@@ -559,7 +568,7 @@ pub(crate) async fn join(
             Ok(code)
         }
         Err(e) => {
-            eprintln!("error: {e}");
+            eprintln!("error: {:#}", anyhow::Error::new(e));
             Ok(EXIT_PEER)
         }
     }

@@ -6,9 +6,11 @@
 //! a formation on one simulated cluster and one across three machines
 //! (three processes: trust session and agents).
 //!
-//! Each command is one line of argument lists below, so that a new output
-//! (more verbosity, a report file) is covered by adding a line: the search
-//! takes every file under the test's directory.
+//! Every verbosity is covered (`-v`, `-vv`, and `RUST_LOG=trace`, which
+//! logs every crate, the TLS and HTTP libraries included), and `--report`
+//! files. Each command is one line below, so that a new output is covered
+//! by adding a line: the search takes every file under the test's
+//! directory.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -50,12 +52,16 @@ fn preseed_file(dir: &Path, base: [u8; 3]) -> PathBuf {
     path
 }
 
-fn microcloud(args: &[String]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_microcloud"))
+fn microcloud(args: &[String], log: Option<&str>) -> Output {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_microcloud"));
+    command
         .args(args)
         .env_remove("MICROCLOUD_SESSION_PASSPHRASE")
-        .output()
-        .unwrap()
+        .env_remove("RUST_LOG");
+    if let Some(directives) = log {
+        command.env("RUST_LOG", directives);
+    }
+    command.output().unwrap()
 }
 
 fn strings(args: &[&str]) -> Vec<String> {
@@ -136,18 +142,32 @@ async fn the_passphrase_and_keys_appear_in_no_output_of_a_simulated_formation() 
     .unwrap();
     let bad = invalid.display().to_string();
 
-    // (arguments, expected exit status); add `-vv` and `--report FILE`
-    // variants here once they exist.
-    let cases: Vec<(Vec<String>, i32)> = vec![
-        (strings(&["validate", &bad]), 2),
-        (strings(&["validate", &bad, "--format", "json"]), 2),
-        (strings(&["validate", &f, "--format", "json"]), 0),
-        (strings(&["plan", &f, "--sim-dir", &d]), 0),
+    let report = |n: u8| dir.path().join(format!("report-{n}")).display().to_string();
+    let (r1, r2, r3) = (report(1), report(2), report(3));
+    // (arguments, RUST_LOG, expected exit status).
+    let cases: Vec<(Vec<String>, Option<&str>, i32)> = vec![
+        (strings(&["validate", &bad]), None, 2),
         (
-            strings(&["plan", &f, "--sim-dir", &d, "--format", "json"]),
+            strings(&["validate", &bad, "--format", "json", "-vv"]),
+            None,
+            2,
+        ),
+        (
+            strings(&["validate", &f, "--format", "json"]),
+            Some("trace"),
             0,
         ),
-        (strings(&["preseed", &f, "--sim-dir", &d, "--dry-run"]), 0),
+        (strings(&["plan", &f, "--sim-dir", &d, "-v"]), None, 0),
+        (
+            strings(&["plan", &f, "--sim-dir", &d, "--format", "json"]),
+            None,
+            0,
+        ),
+        (
+            strings(&["preseed", &f, "--sim-dir", &d, "--dry-run", "-vv"]),
+            None,
+            0,
+        ),
         (
             strings(&[
                 "preseed",
@@ -158,16 +178,35 @@ async fn the_passphrase_and_keys_appear_in_no_output_of_a_simulated_formation() 
                 "--output",
                 "json",
             ]),
+            None,
             0,
         ),
         // A run that fails (a permanent fault on a MicroCeph join): the
         // failure report and the journal of a failed run.
-        (strings(&["preseed", &f, "--sim-dir", &d]), 1),
         (
-            strings(&["preseed", &f, "--sim-dir", &d, "--output", "json"]),
+            strings(&["preseed", &f, "--sim-dir", &d, "-vv", "--report", &r1]),
+            None,
+            1,
+        ),
+        (
+            strings(&[
+                "preseed",
+                &f,
+                "--sim-dir",
+                &d,
+                "--output",
+                "json",
+                "--report",
+                &r2,
+            ]),
+            Some("trace"),
             0,
         ),
-        (strings(&["preseed", &f, "--sim-dir", &d]), 0),
+        (
+            strings(&["preseed", &f, "--sim-dir", &d, "-v", "--report", &r3]),
+            None,
+            0,
+        ),
     ];
     sim.add_fault(
         "node2",
@@ -177,9 +216,9 @@ async fn the_passphrase_and_keys_appear_in_no_output_of_a_simulated_formation() 
     )
     .unwrap();
     let mut printed = 0;
-    for (args, code) in cases {
-        let what = args.join(" ");
-        let out = tokio::task::spawn_blocking(move || microcloud(&args))
+    for (args, log, code) in cases {
+        let what = format!("{} (RUST_LOG={log:?})", args.join(" "));
+        let out = tokio::task::spawn_blocking(move || microcloud(&args, log))
             .await
             .unwrap();
         assert_eq!(
@@ -194,6 +233,9 @@ async fn the_passphrase_and_keys_appear_in_no_output_of_a_simulated_formation() 
     assert!(printed > 10_000, "the commands printed {printed} bytes");
     let journal = dir.path().join("microcloud-journal.json");
     assert!(journal.exists());
+    for r in [&r1, &r2, &r3] {
+        assert!(Path::new(r).exists(), "{r} was written");
+    }
     assert!(check_files(dir.path(), &[&file, &invalid]) > 1);
 }
 
@@ -220,12 +262,16 @@ async fn the_passphrase_and_keys_appear_in_no_output_of_a_formation_across_machi
                         .arg(dir.join(&node))
                         .arg("--journal")
                         .arg(dir.join(format!("journal-{node}.json")))
-                        .args(if i == 2 {
-                            &["--output", "json"][..]
-                        } else {
-                            &[]
+                        .arg("--report")
+                        .arg(dir.join(format!("report-{node}")))
+                        .args(match i {
+                            1 => &["-vv"][..],
+                            2 => &["--output", "json", "-v"],
+                            _ => &[],
                         })
                         .env_remove("MICROCLOUD_SESSION_PASSPHRASE")
+                        // node3 logs everything every crate logs.
+                        .env("RUST_LOG", if i == 3 { "trace" } else { "" })
                         .stdout(std::process::Stdio::piped())
                         .stderr(std::process::Stdio::piped())
                         .spawn()

@@ -47,7 +47,9 @@
 //! # Not modelled
 //!
 //! Instances, images, projects other than `default`, events and
-//! websockets, member removal and leaving a cluster, certificate rotation,
+//! websockets, removal of fully joined members (removing a member whose own
+//! daemon never finished joining is modelled) and leaving a cluster,
+//! certificate rotation,
 //! heartbeats and dqlite roles (a crashed node is reported offline at
 //! once; roles are assigned statically), Ceph data placement, OVN data
 //! plane, MicroCloud's own daemon. Storage-driver error texts (zfs, ceph)
@@ -55,6 +57,9 @@
 //! clusters cannot span processes.
 //!
 //! # Failure behaviour
+//!
+//! A [`LatencyModel`] (a versioned file, every value with its source)
+//! sets the operation durations and adds a cost to every request.
 //!
 //! [`FaultRule`]s inject latency, error envelopes, dropped connections,
 //! hangs and whole-node crashes per endpoint; a crashed node keeps its
@@ -68,6 +73,7 @@ mod error;
 pub mod faults;
 mod http;
 pub mod inventory;
+pub mod latency;
 mod lxd;
 mod microcluster;
 mod server;
@@ -78,5 +84,6 @@ mod util;
 pub use error::SimError;
 pub use faults::{FaultAction, FaultRule, FaultScript, Service, Transport};
 pub use inventory::Inventory;
+pub use latency::LatencyModel;
 pub use lxd::LxdProfile;
 pub use sim::{NodeSpec, Sim, SimBuilder, SimNode, Timings};

@@ -184,6 +184,7 @@ pub struct SimBuilder {
     time_scale: f64,
     base_ip: Option<Ipv4Addr>,
     timings: Timings,
+    call_rules: Vec<FaultRule>,
 }
 
 impl Default for SimBuilder {
@@ -202,6 +203,7 @@ impl SimBuilder {
             time_scale: 1.0,
             base_ip: None,
             timings: Timings::default(),
+            call_rules: Vec::new(),
         }
     }
     /// Adds `n` nodes named `node1`…`nodeN` with the `current` profile.
@@ -243,6 +245,14 @@ impl SimBuilder {
     /// Baseline durations.
     pub fn timings(mut self, t: Timings) -> Self {
         self.timings = t;
+        self
+    }
+    /// Durations and per-request costs from a latency model: its
+    /// [`Timings`], and its call latencies installed on every node as
+    /// latency rules (before any other fault rule, scaled like them).
+    pub fn latency_model(mut self, model: &crate::LatencyModel) -> Self {
+        self.timings = model.timings();
+        self.call_rules = model.call_rules();
         self
     }
 
@@ -319,6 +329,11 @@ impl SimBuilder {
                 claims.clone(),
                 self.timings,
             )?;
+            if let Ok(mut faults) = ctl.faults.lock() {
+                for rule in &self.call_rules {
+                    faults.add(rule.clone())?;
+                }
+            }
             lxd.start()?;
             microceph.start()?;
             microovn.start()?;

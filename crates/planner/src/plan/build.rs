@@ -1479,6 +1479,10 @@ impl Ctx<'_> {
                 } else {
                     id_at(&["microceph.join"], &s.system)
                 };
+                // MicroCeph adds one disk at a time per member (a mutex):
+                // queued steps would hold scheduler slots and run down
+                // their deadlines while waiting.
+                let group = id_at(&["microceph.disks"], &s.system).0;
                 for d in &s.ceph {
                     let sid = id_at(&["microceph.disk[", &d.path, "]"], &s.system);
                     let mut step = self.step(
@@ -1500,6 +1504,7 @@ impl Ctx<'_> {
                         ),
                     );
                     step.wipes.extend(self.wiped(&s.system, d));
+                    step.serial_group = Some(group.clone());
                     steps.push(step);
                     osd_steps.push(sid);
                 }

@@ -16,8 +16,9 @@
 //! profiles, custom volumes, certificates (direct and token).
 //!
 //! Not modelled: instances, images, projects other than `default`,
-//! events/websockets, member removal (`DELETE /1.0/cluster/members/<n>` is
-//! answered as unsupported), leaving a cluster, dqlite roles beyond a
+//! events/websockets, removal of a fully joined member
+//! (`DELETE /1.0/cluster/members/<n>` is modelled only for a member whose
+//! own daemon never finished joining), leaving a cluster, dqlite roles beyond a
 //! static assignment, heartbeats (a crashed node is Offline at once).
 
 mod db;
@@ -386,10 +387,7 @@ impl LxdService {
             (Method::GET, ["1.0", "cluster", "members"]) => self.members_get(&req),
             (Method::POST, ["1.0", "cluster", "members"]) => self.members_post(&req),
             (Method::GET, ["1.0", "cluster", "members", name]) => self.member_get(name),
-            (Method::DELETE, ["1.0", "cluster", "members", _]) => Reply::error(
-                501,
-                "Removing cluster members is not modelled by the simulator",
-            ),
+            (Method::DELETE, ["1.0", "cluster", "members", name]) => self.member_delete(name),
             (Method::GET, ["1.0", "operations"]) => self.operations_get(&req),
             (Method::GET, ["1.0", "operations", id]) => self.operation_get(id),
             (Method::DELETE, ["1.0", "operations", id]) => self.operation_delete(id),
@@ -494,6 +492,35 @@ impl LxdService {
 
     /// Sends a cluster notification (same endpoint, notifier user agent)
     /// to another member over HTTPS.
+    /// Sends each member its `POST path` notification, all at once as
+    /// LXD's notifier does; once every member answered, the first error (in
+    /// member order) fails the request.
+    async fn notify_all(
+        self: &Arc<Self>,
+        path: &'static str,
+        notes: Vec<(Member, Value)>,
+    ) -> Result<(), ApiError> {
+        let mut running = tokio::task::JoinSet::new();
+        for (i, (member, payload)) in notes.into_iter().enumerate() {
+            let this = self.clone();
+            running.spawn(async move {
+                let r = this.notify(&member, Method::POST, path, &payload).await;
+                (i, r)
+            });
+        }
+        let mut first: Option<(usize, ApiError)> = None;
+        while let Some(joined) = running.join_next().await {
+            let (i, r) =
+                joined.unwrap_or_else(|e| (usize::MAX, Err(ApiError::internal(e.to_string()))));
+            if let Err(e) = r
+                && first.as_ref().is_none_or(|(j, _)| i < *j)
+            {
+                first = Some((i, e));
+            }
+        }
+        first.map_or(Ok(()), |(_, e)| Err(e))
+    }
+
     async fn notify(
         &self,
         member: &Member,
@@ -1067,6 +1094,44 @@ impl LxdService {
             "message": message,
             "architecture": m.architecture,
         })
+    }
+
+    /// `DELETE /1.0/cluster/members/<name>`: modelled for members whose
+    /// own daemon never finished joining (the cluster recorded them, their
+    /// daemon is not clustered): their rows go, as with `?force=1`.
+    /// Removing a fully joined member is refused as not modelled.
+    fn member_delete(&self, name: &str) -> Reply {
+        if !self.clustered() {
+            return Reply::error(400, "This server is not clustered");
+        }
+        let db = self.db();
+        let member = self.with_db(|db| db.member(name).cloned()).ok().flatten();
+        let Some(member) = member else {
+            return Reply::error(404, "Cluster member not found");
+        };
+        let joined = self
+            .fabric()
+            .and_then(|f| f.node(&member.sim_node))
+            .is_some_and(|n| Arc::ptr_eq(&n.lxd.db(), &db));
+        if joined {
+            return Reply::error(
+                501,
+                "Removing a fully joined member is not modelled by the simulator",
+            );
+        }
+        match self.with_db(|db| {
+            db.members.retain(|m| m.name != name);
+            for pool in db.pools.values_mut() {
+                pool.members.remove(name);
+            }
+            for net in db.networks.values_mut() {
+                net.members.remove(name);
+            }
+            db.volumes.retain(|v| v.member != name);
+        }) {
+            Ok(()) => Reply::empty(),
+            Err(e) => e.into(),
+        }
     }
 
     fn member_get(&self, name: &str) -> Reply {
