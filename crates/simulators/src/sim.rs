@@ -131,6 +131,8 @@ pub(crate) struct NodeInner {
     pub lxd: Arc<LxdService>,
     pub microceph: Arc<McService>,
     pub microovn: Arc<McService>,
+    /// The services this node serves (unix socket and, later, HTTPS).
+    pub served: Vec<Service>,
 }
 
 /// How to build one node.
@@ -184,6 +186,7 @@ pub struct SimBuilder {
     time_scale: f64,
     base_ip: Option<Ipv4Addr>,
     timings: Timings,
+    served: Vec<Service>,
 }
 
 impl Default for SimBuilder {
@@ -202,6 +205,7 @@ impl SimBuilder {
             time_scale: 1.0,
             base_ip: None,
             timings: Timings::default(),
+            served: vec![Service::Lxd, Service::Microceph, Service::Microovn],
         }
     }
     /// Adds `n` nodes named `node1`…`nodeN` with the `current` profile.
@@ -243,6 +247,15 @@ impl SimBuilder {
     /// Baseline durations.
     pub fn timings(mut self, t: Timings) -> Self {
         self.timings = t;
+        self
+    }
+    /// Which services every node serves (default: all three). A service
+    /// left out has no socket, as if it were not installed; this is how a
+    /// real daemon takes its place (for example a real LXD per machine with
+    /// simulated MicroCeph and MicroOVN). Simulated LXD's `ceph` pools
+    /// still look at the simulated MicroCeph.
+    pub fn services(mut self, services: &[Service]) -> Self {
+        self.served = services.to_vec();
         self
     }
 
@@ -319,9 +332,15 @@ impl SimBuilder {
                 claims.clone(),
                 self.timings,
             )?;
-            lxd.start()?;
-            microceph.start()?;
-            microovn.start()?;
+            if self.served.contains(&Service::Lxd) {
+                lxd.start()?;
+            }
+            if self.served.contains(&Service::Microceph) {
+                microceph.start()?;
+            }
+            if self.served.contains(&Service::Microovn) {
+                microovn.start()?;
+            }
             let inner = Arc::new(NodeInner {
                 ctl,
                 inventory,
@@ -329,6 +348,7 @@ impl SimBuilder {
                 lxd,
                 microceph,
                 microovn,
+                served: self.served.clone(),
             });
             if let Ok(mut n) = fabric.nodes.write() {
                 n.push(inner.clone());
@@ -535,6 +555,10 @@ impl SimNode {
     pub fn ip(&self) -> IpAddr {
         self.inner.ctl.ip
     }
+    /// Whether this node serves `service` (see [`SimBuilder::services`]).
+    pub fn serves(&self, service: Service) -> bool {
+        self.inner.served.contains(&service)
+    }
     /// LXD unix socket.
     pub fn lxd_socket(&self) -> PathBuf {
         self.inner.lxd.socket_path()
@@ -613,10 +637,14 @@ impl SimNode {
     }
 
     fn summary(&self) -> serde_json::Value {
-        let svc = |socket: PathBuf,
+        let svc = |service: Service,
+                   socket: PathBuf,
                    https: Option<SocketAddr>,
                    server_fp: String,
                    cluster_fp: Option<String>| {
+            if !self.serves(service) {
+                return serde_json::Value::Null;
+            }
             serde_json::json!({
                 "socket": socket,
                 "https": https.map(|a| a.to_string()),
@@ -628,11 +656,11 @@ impl SimNode {
             "name": self.name(),
             "ip": self.ip().to_string(),
             "alive": self.is_alive(),
-            "lxd": svc(self.lxd_socket(), self.lxd_https(), self.lxd_server_fingerprint(), self.lxd_cluster_fingerprint()),
+            "lxd": svc(Service::Lxd, self.lxd_socket(), self.lxd_https(), self.lxd_server_fingerprint(), self.lxd_cluster_fingerprint()),
             "lxd_profile": self.lxd_profile(),
             "lxd_version": self.lxd_profile().server_version(),
-            "microceph": svc(self.microceph_socket(), self.microceph_https(), self.microceph_server_fingerprint(), self.microceph_cluster_fingerprint()),
-            "microovn": svc(self.microovn_socket(), self.microovn_https(), self.microovn_server_fingerprint(), self.microovn_cluster_fingerprint()),
+            "microceph": svc(Service::Microceph, self.microceph_socket(), self.microceph_https(), self.microceph_server_fingerprint(), self.microceph_cluster_fingerprint()),
+            "microovn": svc(Service::Microovn, self.microovn_socket(), self.microovn_https(), self.microovn_server_fingerprint(), self.microovn_cluster_fingerprint()),
         })
     }
 }
