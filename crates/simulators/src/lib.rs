@@ -79,4 +79,5 @@ pub use error::SimError;
 pub use faults::{FaultAction, FaultRule, FaultScript, Service, Transport};
 pub use inventory::Inventory;
 pub use lxd::LxdProfile;
+pub use microcluster::real_ceph::CephCli;
 pub use sim::{NodeSpec, Sim, SimBuilder, SimNode, Timings};

@@ -12,6 +12,7 @@ use crate::error::SimError;
 use crate::faults::{FaultRule, FaultScript, Service};
 use crate::inventory::{Claims, Inventory};
 use crate::lxd::{LxdDb, LxdOptions, LxdProfile, LxdService};
+use crate::microcluster::real_ceph::CephCli;
 use crate::microcluster::{McDb, McService};
 use crate::server::NodeCtl;
 
@@ -187,6 +188,7 @@ pub struct SimBuilder {
     base_ip: Option<Ipv4Addr>,
     timings: Timings,
     served: Vec<Service>,
+    real_ceph: Option<CephCli>,
 }
 
 impl Default for SimBuilder {
@@ -206,6 +208,7 @@ impl SimBuilder {
             base_ip: None,
             timings: Timings::default(),
             served: vec![Service::Lxd, Service::Microceph, Service::Microovn],
+            real_ceph: None,
         }
     }
     /// Adds `n` nodes named `node1`…`nodeN` with the `current` profile.
@@ -256,6 +259,14 @@ impl SimBuilder {
     /// still look at the simulated MicroCeph.
     pub fn services(mut self, services: &[Service]) -> Self {
         self.served = services.to_vec();
+        self
+    }
+    /// Answers MicroCeph's pool calls (`GET /1.0/pools`, `PUT
+    /// /1.0/pools-op`) from a real Ceph cluster through its CLI, for a
+    /// simulation next to real consumers of that cluster (see
+    /// [`CephCli`]).
+    pub fn ceph_cli(mut self, cli: CephCli) -> Self {
+        self.real_ceph = Some(cli);
         self
     }
 
@@ -323,6 +334,7 @@ impl SimBuilder {
                 inventory.clone(),
                 claims.clone(),
                 self.timings,
+                self.real_ceph.clone(),
             )?;
             let microovn = McService::new(
                 Service::Microovn,
@@ -331,6 +343,7 @@ impl SimBuilder {
                 inventory.clone(),
                 claims.clone(),
                 self.timings,
+                None,
             )?;
             if self.served.contains(&Service::Lxd) {
                 lxd.start()?;

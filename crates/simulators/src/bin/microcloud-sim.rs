@@ -7,7 +7,7 @@ use std::path::PathBuf;
 
 use anyhow::{Context as _, bail};
 use clap::{Parser, ValueEnum};
-use simulators::{FaultScript, LxdProfile, NodeSpec, Service, SimBuilder};
+use simulators::{CephCli, FaultScript, LxdProfile, NodeSpec, Service, SimBuilder};
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
 enum Profile {
@@ -86,6 +86,11 @@ struct Args {
         default_value = "lxd,microceph,microovn"
     )]
     services: Vec<ServiceArg>,
+    /// Answer MicroCeph's pool calls (list, replication) from a real Ceph
+    /// cluster by running this command as its `ceph` CLI, e.g.
+    /// `ip netns exec NS ceph --conf PATH` (split on whitespace).
+    #[arg(long, value_name = "COMMAND")]
+    ceph_cli: Option<String>,
     /// Multiplier for simulated durations and injected latencies.
     #[arg(long, default_value_t = 1.0)]
     time_scale: f64,
@@ -134,6 +139,9 @@ async fn run(args: Args) -> anyhow::Result<()> {
         .base_ip(args.base_ip)
         .time_scale(args.time_scale)
         .services(&services);
+    if let Some(command) = &args.ceph_cli {
+        builder = builder.ceph_cli(CephCli::parse(command)?);
+    }
     let state_dir = args
         .state_dir
         .clone()

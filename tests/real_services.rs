@@ -1,0 +1,253 @@
+//! The real-services tier: `microcloud preseed` against Debian's LXD
+//! 5.0.2, OVN 23.03 and Ceph 16 running in network namespaces, with
+//! simulated MicroCeph and MicroOVN (see `real_lab.rs` for what is real and
+//! what is simulated).
+//!
+//! These tests are `#[ignore]`d in the ordinary test run: they need root,
+//! the Debian packages and a couple of minutes. `bash tests/real/run.sh`
+//! (which `.ci/run` runs as its second stage) installs the packages and
+//! runs them with `--ignored`; without root or packages they fail saying
+//! what is missing, never skip.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::{Path, PathBuf};
+use std::process::Output;
+use std::time::Instant;
+
+use clients::Service;
+use clients::rest::RestClient;
+use clients::transport::Transport;
+use microcloud_tests::real_lab::{Machine, RealLab};
+use serde_json::Value;
+
+/// The OVN uplink network (TEST-NET-1: never routed anywhere).
+const GATEWAY: &str = "192.0.2.1/24";
+const RANGE: &str = "192.0.2.100-192.0.2.150";
+const DNS: &str = "192.0.2.1";
+
+fn start(machines: usize) -> RealLab {
+    let t = Instant::now();
+    let lab = RealLab::start(machines, 3).unwrap_or_else(|e| panic!("{e}"));
+    eprintln!(
+        "real-services lab with {machines} machine(s) ready in {:.1} s:\n{}",
+        t.elapsed().as_secs_f64(),
+        lab.timings
+    );
+    lab
+}
+
+/// The preseed every machine runs: `local` on btrfs (the machine's loop
+/// device), OVN uplink `uplink0`, one (simulated) Ceph disk per machine.
+fn preseed(lab: &RealLab, machines: &[&Machine]) -> PathBuf {
+    let mut text = format!(
+        "initiator_address: {}\nsession_passphrase: real services\n\nsystems:\n",
+        machines[0].host.address
+    );
+    for m in machines {
+        text.push_str(&format!(
+            "  - name: {}\n    address: {}\n    ovn_uplink_interface: {}\n    storage:\n      local:\n        path: {}\n      ceph:\n        - path: {}\n",
+            m.name, m.host.address, m.uplink, m.local_disk, m.ceph_disk
+        ));
+    }
+    text.push_str(&format!(
+        "\novn:\n  ipv4_gateway: {GATEWAY}\n  ipv4_range: {RANGE}\n  dns_servers: {DNS}\n\n\
+         ceph:\n  public_network: {}\n\nlxd:\n  local_pool_driver: btrfs\n",
+        lab.subnet()
+    ));
+    let path = lab.work.join("preseed.yaml");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+fn run_microcloud(lab: &RealLab, machine: &str, file: &Path, json: bool) -> Output {
+    let t = Instant::now();
+    let mut c = lab.microcloud(machine, file);
+    if json {
+        c.args(["--output", "json"]);
+    }
+    let out = c.output().unwrap();
+    eprintln!(
+        "---- microcloud preseed on {machine}: {} in {:.1} s\n{}{}",
+        out.status,
+        t.elapsed().as_secs_f64(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+/// The final `report` event of a `--output json` run.
+fn report(out: &Output) -> Value {
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .find(|v| v["event"] == "report")
+        .unwrap_or_else(|| panic!("no report in the output"))
+}
+
+/// GETs from a machine's real LXD, over its unix socket (metadata only).
+struct Lxd {
+    rest: RestClient,
+    runtime: tokio::runtime::Runtime,
+}
+
+impl Lxd {
+    fn of(machine: &Machine) -> Lxd {
+        Lxd {
+            rest: RestClient::new(
+                Transport::unix(machine.lxd_socket()),
+                Service::Lxd,
+                &machine.name,
+            ),
+            runtime: tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap(),
+        }
+    }
+
+    fn get(&self, path: &str) -> Value {
+        self.runtime
+            .block_on(self.rest.get::<Value>(path))
+            .unwrap_or_else(|e| panic!("GET {path}: {e}"))
+    }
+}
+
+fn s(v: &Value) -> &str {
+    v.as_str().unwrap_or_default()
+}
+
+/// Everything the preseed asks for, read back from LXD's own API.
+fn check_cluster(lab: &RealLab, members: &[&Machine]) {
+    let lxd = Lxd::of(members[0]);
+    let names: Vec<&str> = members.iter().map(|m| m.name.as_str()).collect();
+
+    let listed = lxd.get("/1.0/cluster/members?recursion=1");
+    let mut online: Vec<&str> = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| m["status"] == "Online")
+        .map(|m| s(&m["server_name"]))
+        .collect();
+    online.sort_unstable();
+    assert_eq!(online, names, "online members: {listed:#}");
+
+    let server = lxd.get("/1.0");
+    assert_eq!(server["environment"]["server_version"], "5.0.2");
+    let config = &server["config"];
+    assert_eq!(
+        config["cluster.https_address"],
+        format!("{}:8443", members[0].host.address)
+    );
+    assert_eq!(config["core.https_address"], "[::]:8443");
+    assert_eq!(config["user.microcloud"], env!("CARGO_PKG_VERSION"));
+    assert_eq!(config["storage.images_volume"], "local/images");
+    assert_eq!(config["storage.backups_volume"], "local/backups");
+    // LXD 5.0.2 needs the northbound connection: the central members.
+    let nb: Vec<String> = members
+        .iter()
+        .take(3)
+        .map(|m| format!("ssl:{}:6641", m.host.address))
+        .collect();
+    assert_eq!(config["network.ovn.northbound_connection"], nb.join(","));
+
+    let pools = lxd.get("/1.0/storage-pools?recursion=1");
+    let pool = |name: &str| {
+        pools
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["name"] == name)
+            .unwrap_or_else(|| panic!("no storage pool {name}: {pools:#}"))
+            .clone()
+    };
+    let local = pool("local");
+    assert_eq!(local["driver"], "btrfs");
+    assert_eq!(local["status"], "Created");
+    let remote = pool("remote");
+    assert_eq!(remote["driver"], "ceph");
+    assert_eq!(remote["status"], "Created");
+    assert_eq!(remote["config"]["ceph.osd.pool_name"], "lxd_remote");
+    for m in members {
+        let member = lxd.get(&format!("/1.0/storage-pools/local?target={}", m.name));
+        assert_eq!(
+            member["config"]["source"], m.local_disk,
+            "local pool source on {}",
+            m.name
+        );
+        let this = Lxd::of(m);
+        assert_eq!(
+            this.get("/1.0")["config"]["storage.images_volume"],
+            "local/images",
+            "{}",
+            m.name
+        );
+    }
+    // The real Ceph cluster has the pool LXD made.
+    let ceph_pools = lab.ceph(&["osd", "pool", "ls"]).unwrap();
+    assert!(ceph_pools.contains("\"lxd_remote\""), "{ceph_pools}");
+
+    let networks = lxd.get("/1.0/networks?recursion=1");
+    let network = |name: &str| {
+        networks
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|n| n["name"] == name)
+            .unwrap_or_else(|| panic!("no network {name}: {networks:#}"))
+            .clone()
+    };
+    let uplink = network("UPLINK");
+    assert_eq!(uplink["type"], "physical");
+    assert_eq!(uplink["status"], "Created");
+    assert_eq!(uplink["config"]["ipv4.gateway"], GATEWAY);
+    assert_eq!(uplink["config"]["ipv4.ovn.ranges"], RANGE);
+    assert_eq!(uplink["config"]["dns.nameservers"], DNS);
+    for m in members {
+        let member = lxd.get(&format!("/1.0/networks/UPLINK?target={}", m.name));
+        assert_eq!(member["config"]["parent"], m.uplink.as_str(), "{}", m.name);
+    }
+    let default = network("default");
+    assert_eq!(default["type"], "ovn");
+    assert_eq!(default["status"], "Created");
+    assert_eq!(default["config"]["network"], "UPLINK");
+    // LXD gave the OVN router an address from the uplink range.
+    assert!(
+        s(&default["config"]["volatile.network.ipv4.address"]).starts_with("192.0.2.1"),
+        "{default:#}"
+    );
+
+    let profile = lxd.get("/1.0/profiles/default");
+    assert_eq!(
+        profile["devices"],
+        serde_json::json!({
+            "root": {"path": "/", "pool": "remote", "type": "disk"},
+            "eth0": {"name": "eth0", "network": "default", "type": "nic"},
+        })
+    );
+}
+
+#[test]
+#[ignore = "needs root, Debian's lxd, ovn and ceph packages and about 2 minutes: run by tests/real/run.sh"]
+fn one_machine_forms_against_real_lxd_ovn_and_ceph_and_a_rerun_changes_nothing() {
+    let lab = start(1);
+    let node1 = lab.machine("node1");
+    let file = preseed(&lab, &[node1]);
+
+    let out = run_microcloud(&lab, "node1", &file, false);
+    assert!(out.status.success(), "the first run failed");
+    assert!(String::from_utf8_lossy(&out.stdout).contains("MicroCloud is ready"));
+    check_cluster(&lab, &[node1]);
+
+    let out = run_microcloud(&lab, "node1", &file, true);
+    assert!(out.status.success(), "the re-run failed");
+    let report = report(&out);
+    assert_eq!(
+        report["changed"], 0,
+        "the re-run changed something: {report:#}"
+    );
+    assert_eq!(report["failed"], serde_json::json!([]));
+    check_cluster(&lab, &[node1]);
+}
