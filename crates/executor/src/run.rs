@@ -132,7 +132,8 @@ pub enum Failure<E> {
     DeadlineExceeded {
         /// The deadline.
         deadline: Duration,
-        /// The last transient error, if an attempt failed (not cut off).
+        /// The error of the latest failed attempt, if any attempt failed
+        /// (the last attempt itself may have been cut off).
         last: Option<E>,
     },
     /// Retrying was abandoned because the run was cancelled.
@@ -449,6 +450,9 @@ async fn attempt_loop<R: Runner>(
     let end = start + deadline;
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
     let mut attempt = 0u32;
+    // The error of the latest failed attempt: reported if a later attempt
+    // is cut off by the deadline (a hang after failures still names them).
+    let mut previous: Option<R::Error> = None;
     let send = |e: Event| {
         if let Some(tx) = &events {
             let _ = tx.send(e);
@@ -476,7 +480,7 @@ async fn attempt_loop<R: Runner>(
             Err(_) => {
                 let failure = Failure::DeadlineExceeded {
                     deadline,
-                    last: None,
+                    last: previous,
                 };
                 return (index, Err((failure, attempt)), start.elapsed());
             }
@@ -509,6 +513,7 @@ async fn attempt_loop<R: Runner>(
                 return (index, Err((Failure::Cancelled { last: error }, attempt)), start.elapsed());
             }
         }
+        previous = Some(error);
     }
 }
 

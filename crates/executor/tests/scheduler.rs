@@ -279,6 +279,25 @@ async fn a_hanging_step_is_cut_off_at_its_deadline() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn a_step_that_fails_then_hangs_at_the_deadline_still_names_its_error() {
+    let dag = Dag::new(vec![node("a", &[], None)]).unwrap();
+    let script = Script::new(&[("a", vec![Act::Transient(10), Act::Hang])]);
+    let (report, _) = run(&dag, &script, &options(2)).await;
+    let StepResult::Failed {
+        failure, attempts, ..
+    } = &report.results[&StepId("a".into())]
+    else {
+        panic!()
+    };
+    assert_eq!(*attempts, 2);
+    assert_eq!(
+        failure.to_string(),
+        "gave up after 5 s of retries; last error: a is not ready"
+    );
+    assert_eq!(report.elapsed, Duration::from_secs(5));
+}
+
+#[tokio::test(start_paused = true)]
 async fn a_permanent_failure_stops_new_work_but_lets_running_steps_finish() {
     let dag = Dag::new(vec![
         node("fails", &[], None),

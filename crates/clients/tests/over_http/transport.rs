@@ -299,11 +299,50 @@ async fn status_classification() {
             "Database is not yet initialized",
             true,
         ),
+        // LXD and microcluster answer most failures with 500: permanent,
+        // unless the message names a condition that passes.
         (
             Reply::raw(500, r#"{"type":"error","error_code":500,"error":"boom"}"#),
             500,
             "boom",
+            false,
+        ),
+        (
+            Reply::raw(
+                500,
+                r#"{"type":"error","error_code":500,"error":"Failed to begin transaction: database is locked"}"#,
+            ),
+            500,
+            "Failed to begin transaction: database is locked",
             true,
+        ),
+        (
+            Reply::raw(
+                500,
+                r#"{"type":"error","error_code":500,"error":"Failed to get leader: No available dqlite leader server found"}"#,
+            ),
+            500,
+            "Failed to get leader: No available dqlite leader server found",
+            true,
+        ),
+        // Observed on LXD 5.0.2 (Debian 12), all deterministic.
+        (
+            Reply::raw(
+                500,
+                r#"{"type":"error","error_code":500,"error":"Failed to format block device: Failed to run: mkfs.btrfs -L bad2 /dev/loop0: exit status 1 (ERROR: /dev/loop0 appears to contain an existing filesystem (btrfs))"}"#,
+            ),
+            500,
+            "Failed to format block device: Failed to run: mkfs.btrfs -L bad2 /dev/loop0: exit status 1 (ERROR: /dev/loop0 appears to contain an existing filesystem (btrfs))",
+            false,
+        ),
+        (
+            Reply::raw(
+                500,
+                r#"{"type":"error","error_code":500,"error":"Config key \"source.wipe\" may not be used as member-specific key"}"#,
+            ),
+            500,
+            "Config key \"source.wipe\" may not be used as member-specific key",
+            false,
         ),
         (
             Reply::raw(400, r#"{"type":"error","error_code":400,"error":"bad"}"#),
