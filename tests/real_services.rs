@@ -229,12 +229,81 @@ fn check_cluster(lab: &RealLab, members: &[&Machine]) {
     );
 }
 
+/// `microcloud preseed --dry-run` on node1 with `text` as the preseed.
+fn dry_run(lab: &RealLab, name: &str, text: &str) -> (Option<i32>, String) {
+    let path = lab.work.join(name);
+    std::fs::write(&path, text).unwrap();
+    let out = lab
+        .microcloud("node1", &path)
+        .arg("--dry-run")
+        .output()
+        .unwrap();
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+    )
+}
+
+/// What MicroCloud would ask of LXD but 5.0.2 cannot do is refused by the
+/// planner, from the real LXD's API extensions (dry runs: nothing is
+/// sent); and disks chosen by filters get a warning, as 5.0.2 does not
+/// report mounts (its root disk looks free).
+fn refusals_on_lxd_5_0_2(lab: &RealLab, file: &Path) {
+    let text = std::fs::read_to_string(file).unwrap();
+    let local = format!(
+        "      local:\n        path: {}\n",
+        lab.machine("node1").local_disk
+    );
+    assert!(text.contains(&local), "{text}");
+
+    let wipe = text.replace(&local, &format!("{local}        wipe: true\n"));
+    let (code, out) = dry_run(lab, "wipe.yaml", &wipe);
+    assert_eq!(code, Some(2), "{out}");
+    assert!(
+        out.contains(
+            "error: wiping the local disk of `node1` needs the LXD API extension \
+             storage_pool_source_wipe, which its LXD 5.0.2 lacks"
+        ),
+        "{out}"
+    );
+
+    let cephfs = text.replace(
+        "ceph:\n  public_network",
+        "ceph:\n  cephfs: true\n  public_network",
+    );
+    let (code, out) = dry_run(lab, "cephfs.yaml", &cephfs);
+    assert_eq!(code, Some(2), "{out}");
+    assert!(
+        out.contains(
+            "error: CephFS needs the LXD API extension storage_cephfs_create_missing, \
+             which LXD 5.0.2 on `node1` lacks"
+        ),
+        "{out}"
+    );
+
+    let filter = text.replace(&local, "").replace(
+        "lxd:\n",
+        "storage:\n  local:\n    - find: size > 1GiB\n\nlxd:\n",
+    );
+    let (code, out) = dry_run(lab, "filter.yaml", &filter);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(
+        out.contains(
+            "LXD 5.0.2 on node1 does not report whether a disk is mounted (it lacks the API \
+             extension resources_disk_mounted), so the filters may have chosen a disk in use"
+        ),
+        "{out}"
+    );
+}
+
 #[test]
 #[ignore = "needs root, Debian's lxd, ovn and ceph packages and about 2 minutes: run by tests/real/run.sh"]
 fn one_machine_forms_against_real_lxd_ovn_and_ceph_and_a_rerun_changes_nothing() {
     let lab = start(1);
     let node1 = lab.machine("node1");
     let file = preseed(&lab, &[node1]);
+
+    refusals_on_lxd_5_0_2(&lab, &file);
 
     let out = run_microcloud(&lab, "node1", &file, false);
     assert!(out.status.success(), "the first run failed");
