@@ -37,7 +37,12 @@
 //! `lxd shutdown` first), detaches its loop devices and removes the
 //! namespaces, the `/etc/netns` entries and the work directory, also when
 //! the test failed. When the test failed, it first prints the tail of
-//! every daemon log.
+//! every daemon log. Each resource is also written to `<work>/manifest`
+//! as it is made, so that `tests/real/cleanup.sh` can remove what a killed
+//! test process left behind (`tests/real/run.sh` runs it on exit).
+//!
+//! The work directory is `$MICROCLOUD_REAL_DIR/<tag>` (default: the
+//! system's temporary directory).
 
 use std::fmt;
 use std::fs::File;
@@ -430,7 +435,9 @@ impl RealLab {
         let mut lab = Lab::create(&refs)?;
         let ceph = lab.add_host("ceph")?;
         let tag = ceph.netns.trim_end_matches("-ceph").to_owned();
-        let work = std::env::temp_dir().join(format!("microcloud-real-{tag}"));
+        let base =
+            std::env::var_os("MICROCLOUD_REAL_DIR").map_or_else(std::env::temp_dir, PathBuf::from);
+        let work = base.join(format!("microcloud-real-{tag}"));
         let mut me = RealLab {
             daemons: Vec::new(),
             loops: Vec::new(),
@@ -448,6 +455,11 @@ impl RealLab {
         // From here on, `me` cleans up whatever was made, on any error.
         let _ = std::fs::remove_dir_all(&work);
         mkdir("preparing the work directory", &work)?;
+        me.record("work", &work.display().to_string());
+        me.record("netns", &format!("{tag}-sw"));
+        for h in me.lab.hosts.clone() {
+            me.record("netns", &h.netns);
+        }
         for (name, host) in names.iter().zip(me.lab.hosts.clone()) {
             me.machines.push(Machine {
                 name: name.clone(),
@@ -490,10 +502,31 @@ impl RealLab {
         self.timings.phases.push((name.to_owned(), since.elapsed()));
     }
 
+    /// Appends `kind value` to the manifest (see the module documentation).
+    fn record(&self, kind: &str, value: &str) {
+        use std::io::Write as _;
+        if let Ok(mut f) = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.work.join("manifest"))
+        {
+            let _ = writeln!(f, "{kind} {value}");
+        }
+    }
+
+    fn add_daemon(&mut self, d: Daemon) {
+        match &d.stop {
+            Stop::Lxd(dir) => self.record("lxd", &format!("{} {}", d.child.id(), dir.display())),
+            Stop::Term(_) => self.record("pid", &d.child.id().to_string()),
+        }
+        self.daemons.push(d);
+    }
+
     fn side_netns(&mut self, name: &str) -> Result<(), HarnessError> {
         let step = "building the side namespaces";
         run(step, Command::new("ip").args(["netns", "add", name]))?;
         self.side_netns.push(name.to_owned());
+        self.record("netns", name);
         run(
             step,
             Command::new("ip").args(["-n", name, "link", "set", "lo", "up"]),
@@ -559,6 +592,7 @@ impl RealLab {
             let m = self.machines[i].clone();
             let etc = PathBuf::from("/etc/netns").join(&m.host.netns);
             self.etc_netns.push(etc.clone());
+            self.record("etc", &etc.display().to_string());
             let ovn = etc.join("ovn");
             mkdir(step, &ovn)?;
             mkdir(step, &etc.join("ceph"))?;
@@ -579,6 +613,7 @@ impl RealLab {
             )?;
             let device = stdout(&out);
             self.loops.push(device.clone());
+            self.record("loop", &device);
             self.machines[i].local_disk = device;
 
             let ns = &m.host.netns;
@@ -632,7 +667,7 @@ impl RealLab {
             dir.join("ovsdb-server.log"),
             Stop::Term(Duration::from_secs(5)),
         )?;
-        self.daemons.push(d);
+        self.add_daemon(d);
         let sock = dir.join("db.sock");
         wait_until(step, Duration::from_secs(10), || Ok(sock.exists()))?;
         let vsctl = |args: &[&str]| {
@@ -653,7 +688,7 @@ impl RealLab {
             dir.join("ovs-vswitchd.log"),
             Stop::Term(Duration::from_secs(5)),
         )?;
-        self.daemons.push(d);
+        self.add_daemon(d);
         let sb = format!(
             "external_ids:ovn-remote=unix:{}",
             self.work.join("ovn/sb.sock").display()
@@ -736,7 +771,7 @@ impl RealLab {
                 dir.join(format!("nb-{}.log", m.name)),
                 Stop::Term(Duration::from_secs(5)),
             )?;
-            self.daemons.push(d);
+            self.add_daemon(d);
             nb_sockets.push(format!("unix:{}", sock.display()));
         }
         let sb = dir.join("sb.db");
@@ -764,7 +799,7 @@ impl RealLab {
             dir.join("sb.log"),
             Stop::Term(Duration::from_secs(5)),
         )?;
-        self.daemons.push(d);
+        self.add_daemon(d);
         let args = [
             format!("--ovnnb-db={}", nb_sockets.join(",")),
             format!("--ovnsb-db=unix:{}", dir.join("sb.sock").display()),
@@ -782,7 +817,7 @@ impl RealLab {
             dir.join("northd.log"),
             Stop::Term(Duration::from_secs(5)),
         )?;
-        self.daemons.push(d);
+        self.add_daemon(d);
         // The northbound cluster answers once it has a leader.
         let client = [
             format!("--db={}", nb_sockets.join(",")),
@@ -916,7 +951,7 @@ bluestore_block_size = 4294967296
             dir.join("log/mon.out"),
             Stop::Term(Duration::from_secs(10)),
         )?;
-        self.daemons.push(d);
+        self.add_daemon(d);
         run(step, c("ceph").args(["mon", "enable-msgr2"]))?;
         run(
             step,
@@ -957,7 +992,7 @@ bluestore_block_size = 4294967296
             dir.join("log/mgr.out"),
             Stop::Term(Duration::from_secs(10)),
         )?;
-        self.daemons.push(d);
+        self.add_daemon(d);
         // OSDs: created one by one (ids), formatted in parallel.
         let mut osds = Vec::new();
         for _ in 0..REAL_OSDS {
@@ -1020,7 +1055,7 @@ bluestore_block_size = 4294967296
                 // worth a clean stop here.
                 Stop::Term(Duration::from_secs(3)),
             )?;
-            self.daemons.push(d);
+            self.add_daemon(d);
         }
         let want = format!("\"num_up_osds\":{REAL_OSDS}");
         wait_until(step, Duration::from_secs(60), || {
@@ -1061,7 +1096,7 @@ bluestore_block_size = 4294967296
                 logs.join(format!("lxd-{}.out", m.name)),
                 Stop::Lxd(m.lxd_dir.clone()),
             )?;
-            self.daemons.push(d);
+            self.add_daemon(d);
         }
         for m in self.machines.clone() {
             let r = run(
@@ -1139,7 +1174,7 @@ bluestore_block_size = 4294967296
             self.work.join("logs/sim.log"),
             Stop::Term(Duration::from_secs(5)),
         )?;
-        self.daemons.push(d);
+        self.add_daemon(d);
         let sockets: Vec<PathBuf> = self
             .machines
             .iter()
