@@ -68,6 +68,8 @@ pub struct Lab {
     pub hosts: Vec<Host>,
     /// The lab subnet is `10.<subnet>.0.0/24`.
     subnet: u8,
+    /// The services namespace, once made.
+    services: Option<String>,
 }
 
 static LABS: AtomicU32 = AtomicU32::new(0);
@@ -94,6 +96,17 @@ pub fn skip_requested() -> bool {
     std::env::var_os("MICROCLOUD_SKIP_NETNS").is_some_and(|v| v == "1")
 }
 
+/// Says that a lab test was skipped. Written straight to standard error,
+/// past the test harness's output capture, so that it shows in the output
+/// of every test run, not only of failed tests.
+pub fn report_skip() {
+    use std::io::Write;
+    let _ = writeln!(
+        std::io::stderr(),
+        "SKIPPED: MICROCLOUD_SKIP_NETNS=1 is set, so this network-namespace test did not run"
+    );
+}
+
 impl Lab {
     /// Builds a lab with `names.len()` hosts named as given, with addresses
     /// `10.<subnet>.0.1`, `.2`, ... on a /24.
@@ -108,6 +121,7 @@ impl Lab {
             switch: switch.clone(),
             hosts: Vec::new(),
             subnet,
+            services: None,
         };
         run(&["ip", "netns", "add", &switch])?;
         run(&["ip", "-n", &switch, "link", "add", "br0", "type", "bridge"])?;
@@ -134,7 +148,7 @@ impl Lab {
     pub fn add_host(&mut self, name: &str) -> Result<Host, LabError> {
         let index = self.hosts.len() + 1;
         let netns = format!("{}-{name}", self.tag);
-        let address = Ipv4Addr::new(10, self.subnet, 0, u8::try_from(index).unwrap_or(250));
+        let address = self.address(index);
         let (outer, inner) = (
             format!("{}p{index}", self.tag),
             format!("{}h{index}", self.tag),
@@ -197,6 +211,29 @@ impl Lab {
     pub fn subnet(&self) -> String {
         format!("10.{}.0.0/24", self.subnet)
     }
+
+    /// The address the `index`-th host (from 1) has or would have.
+    pub fn address(&self, index: usize) -> Ipv4Addr {
+        Ipv4Addr::new(10, self.subnet, 0, u8::try_from(index).unwrap_or(250))
+    }
+
+    /// Makes the "services" namespace: isolated (on no bridge), `lo` up and
+    /// carrying the addresses of hosts 1..=`count` as /32s, so that one
+    /// process there can listen on every host's address while its own
+    /// traffic never reaches the bridge. Returns its name; removed on drop.
+    pub fn services_namespace(&mut self, count: usize) -> Result<String, LabError> {
+        let netns = format!("{}-svc", self.tag);
+        if self.services.is_none() {
+            run(&["ip", "netns", "add", &netns])?;
+            self.services = Some(netns.clone());
+            run(&["ip", "-n", &netns, "link", "set", "lo", "up"])?;
+        }
+        for index in 1..=count {
+            let address = format!("{}/32", self.address(index));
+            run(&["ip", "-n", &netns, "addr", "replace", &address, "dev", "lo"])?;
+        }
+        Ok(netns)
+    }
 }
 
 impl Drop for Lab {
@@ -209,5 +246,8 @@ impl Drop for Lab {
         let _ = Command::new("ip")
             .args(["netns", "del", &self.switch])
             .output();
+        if let Some(services) = &self.services {
+            let _ = Command::new("ip").args(["netns", "del", services]).output();
+        }
     }
 }

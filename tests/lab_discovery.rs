@@ -2,16 +2,14 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use microcloud_tests::lab::{Lab, skip_requested};
+use microcloud_tests::lab::{Lab, report_skip, skip_requested};
 use std::process::Stdio;
 
 const PROBE: &str = env!("CARGO_BIN_EXE_lab-probe");
 
 fn lab(names: &[&str]) -> Option<Lab> {
     if skip_requested() {
-        eprintln!(
-            "SKIPPED: MICROCLOUD_SKIP_NETNS=1 is set, so this network-namespace test did not run"
-        );
+        report_skip();
         return None;
     }
     Some(Lab::create(names).unwrap_or_else(|e| panic!("{e}")))

@@ -2,6 +2,7 @@
 
 pub mod lab;
 pub mod real_lab;
+pub mod testbed;
 
 use std::path::{Path, PathBuf};
 

@@ -1160,6 +1160,10 @@ pub trait LxdApi: Send + Sync {
     /// `GET /1.0/cluster/members?recursion=1`.
     fn cluster_members(&self) -> impl Future<Output = Result<Vec<ClusterMember>, Error>> + Send;
 
+    /// `DELETE /1.0/cluster/members/<name>?force=1`: removes a member from
+    /// the cluster's database without contacting it.
+    fn remove_member(&self, name: &str) -> impl Future<Output = Result<(), Error>> + Send;
+
     /// `POST /1.0/certificates` adding a certificate directly (unix socket).
     fn add_certificate(
         &self,
@@ -1510,6 +1514,14 @@ impl LxdApi for LxdClient {
             .get::<Option<Vec<ClusterMember>>>("/1.0/cluster/members?recursion=1")
             .await
             .map(Option::unwrap_or_default)
+    }
+
+    async fn remove_member(&self, name: &str) -> Result<(), Error> {
+        let path = format!("/1.0/cluster/members/{}?force=1", encode_component(name));
+        self.rest
+            .sync_reply(http::Method::DELETE, &path, NO_BODY, CallOptions::default())
+            .await
+            .map(drop)
     }
 
     async fn add_certificate(&self, body: &CertificatesPost) -> Result<(), Error> {

@@ -287,6 +287,10 @@ pub trait MicroclusterApi: Send + Sync {
 
     /// `GET /core/1.0/cluster` (503 before bootstrap/join).
     fn cluster_members(&self) -> impl Future<Output = Result<Vec<ClusterMember>, Error>> + Send;
+
+    /// `DELETE /core/1.0/cluster/<name>?force=1`: removes a member (and
+    /// resets its daemon when it can be reached).
+    fn remove_member(&self, name: &str) -> impl Future<Output = Result<(), Error>> + Send;
 }
 
 /// [`MicroclusterApi`] over a [`Transport`].
@@ -417,6 +421,14 @@ impl MicroclusterApi for MicroclusterClient {
             .await
             .map(Option::unwrap_or_default)
     }
+
+    async fn remove_member(&self, name: &str) -> Result<(), Error> {
+        let path = format!("/core/1.0/cluster/{}?force=1", encode_component(name));
+        self.rest
+            .sync_reply(http::Method::DELETE, &path, NO_BODY, CallOptions::default())
+            .await
+            .map(drop)
+    }
 }
 
 /// Implements [`MicroclusterApi`] for a client type by delegating to its
@@ -466,6 +478,9 @@ macro_rules! delegate_microcluster_api {
                 &self,
             ) -> Result<Vec<$crate::microcluster::ClusterMember>, $crate::Error> {
                 self.core.cluster_members().await
+            }
+            async fn remove_member(&self, name: &str) -> Result<(), $crate::Error> {
+                self.core.remove_member(name).await
             }
         }
     };

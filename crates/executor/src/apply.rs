@@ -26,8 +26,7 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use clients::cert::{Fingerprint, Identity};
-use clients::error::RequestContext;
+use clients::cert::Fingerprint;
 use clients::lxd::{
     ClusterJoin, ClusterMemberConfigKey, LxdApi, NetworksPost, ProfilePut, ServerPut,
     StoragePoolsPost, StorageVolumesPost, TokenField as ClientTokenField,
@@ -35,7 +34,6 @@ use clients::lxd::{
 use clients::microceph::{DisksPost, MicroCephApi, PoolPut};
 use clients::microcluster::MicroclusterApi;
 use clients::microovn::MicroOvnApi;
-use clients::transport::Transport;
 use planner::plan::{Action, Plan, Service, Step, TokenField};
 
 use crate::dag::{Dag, DagError, Node, StepId};
@@ -128,20 +126,11 @@ pub struct PlanRunner<L, C, O> {
     index: BTreeMap<String, usize>,
     nodes: BTreeMap<String, NodeClients<L, C, O>>,
     tokens: Mutex<BTreeMap<String, Token>>,
-    /// Client identity for fetching LXD's cluster certificate (any
-    /// certificate will do: LXD completes the handshake for anyone).
-    identity: Identity,
-    /// Timeout for fetching the cluster certificate.
-    fetch_timeout: Duration,
 }
 
 impl<L, C, O> PlanRunner<L, C, O> {
     /// A runner for `plan` with the clients of every machine in it.
-    pub fn new(
-        plan: Plan,
-        nodes: BTreeMap<String, NodeClients<L, C, O>>,
-        identity: Identity,
-    ) -> Self {
+    pub fn new(plan: Plan, nodes: BTreeMap<String, NodeClients<L, C, O>>) -> Self {
         let index = plan
             .steps
             .iter()
@@ -153,8 +142,6 @@ impl<L, C, O> PlanRunner<L, C, O> {
             index,
             nodes,
             tokens: Mutex::new(BTreeMap::new()),
-            identity,
-            fetch_timeout: Duration::from_secs(30),
         }
     }
 
@@ -408,7 +395,7 @@ where
                     ));
                 };
                 let certificate = self
-                    .cluster_certificate(step, *cluster_address, &fingerprint)
+                    .cluster_certificate(step, token_from, &fingerprint)
                     .await?;
                 let join = ClusterJoin {
                     server_name: server_name.clone(),
@@ -740,17 +727,23 @@ where
             .await
             .map_err(service_error(step, "listing LXD members"))?;
         if members.iter().any(|m| m.server_name == joiner) {
-            if let Some(j) = joiner_lxd {
-                let cluster = j.cluster().await.map_err(service_error(
-                    step,
-                    format!("reading the cluster of {joiner}"),
-                ))?;
-                if !cluster.value.enabled {
-                    let remove = format!("lxc cluster remove {joiner} --force");
-                    return Err(half_joined(step, joiner, &remove));
-                }
+            let Some(j) = joiner_lxd else {
+                return Ok(Outcome::AlreadyDone);
+            };
+            let cluster = j.cluster().await.map_err(service_error(
+                step,
+                format!("reading the cluster of {joiner}"),
+            ))?;
+            if cluster.value.enabled {
+                return Ok(Outcome::AlreadyDone);
             }
-            return Ok(Outcome::AlreadyDone);
+            // Half-joined: the cluster recorded the member, its own LXD is
+            // standalone (a join cut off by a crash). The record goes, and
+            // the join starts again with a new token.
+            lxd.remove_member(joiner).await.map_err(service_error(
+                step,
+                format!("removing {joiner}, whose earlier join was cut off half-way"),
+            ))?;
         }
         // An unused token from an interrupted run would make LXD refuse a
         // second one for the same name: cancel it first.
@@ -796,20 +789,28 @@ where
             .await
             .map_err(service_error(step, "listing members"))?;
         if members.iter().any(|m| m.name == joiner) {
-            if let Some(j) = joiner_client {
-                let info = j.server_info().await.map_err(service_error(
-                    step,
-                    format!("reading the daemon status of {joiner}"),
-                ))?;
-                if !info.ready {
-                    let remove = match step.service {
-                        Service::MicroOvn => format!("microovn cluster remove {joiner}"),
-                        _ => format!("microceph cluster remove {joiner} --force"),
-                    };
-                    return Err(half_joined(step, joiner, &remove));
-                }
+            let Some(j) = joiner_client else {
+                return Ok(Outcome::AlreadyDone);
+            };
+            let info = j.server_info().await.map_err(service_error(
+                step,
+                format!("reading the daemon status of {joiner}"),
+            ))?;
+            if info.ready {
+                return Ok(Outcome::AlreadyDone);
             }
-            return Ok(Outcome::AlreadyDone);
+            if !info.address.is_empty() {
+                // Configured but its database is not open: it may be a
+                // member still starting. Never remove one.
+                return Err(half_joined(step, joiner, &info.address));
+            }
+            // Half-joined: the cluster recorded the member, its own daemon
+            // was never initialised (a join cut off by a crash). The record
+            // goes, and the join starts again with a new token.
+            client.remove_member(joiner).await.map_err(service_error(
+                step,
+                format!("removing {joiner}, whose earlier join was cut off half-way"),
+            ))?;
         }
         let tokens = client
             .tokens()
@@ -829,10 +830,14 @@ where
         Ok(Outcome::Changed)
     }
 
+    /// The cluster certificate a join sends: read from the daemon of the
+    /// member that issued the token (through this run's own connection to
+    /// it, so no new connection to the cluster address is needed) and
+    /// checked against the fingerprint the token carries.
     async fn cluster_certificate(
         &self,
         step: &Step,
-        address: SocketAddr,
+        token_step: &planner::StepId,
         fingerprint: &str,
     ) -> Result<String, ApplyError> {
         let pinned: Fingerprint = fingerprint.parse().map_err(|_| {
@@ -841,35 +846,52 @@ where
                 format!("the join token carries an invalid fingerprint {fingerprint:?}"),
             )
         })?;
-        let transport = Transport::https(&address.to_string(), &self.identity, pinned)
-            .map_err(service_error(step, "preparing TLS to the cluster"))?;
-        let ctx = RequestContext {
-            service: clients::Service::Lxd,
-            node: step.node.clone(),
-            method: http::Method::GET,
-            path: "/".into(),
-        };
-        transport
-            .fetch_certificate(&ctx, self.fetch_timeout)
-            .await
-            .map_err(service_error(
+        let issuer = self
+            .plan
+            .step(token_step)
+            .map(|s| s.node.clone())
+            .ok_or_else(|| conflict(step, format!("the plan has no step {token_step}")))?;
+        let clients = self
+            .nodes
+            .get(&issuer)
+            .ok_or_else(|| ApplyError::NoClient {
+                step: step.id.0.clone(),
+                node: issuer.clone(),
+                service: step.service.name().to_owned(),
+            })?;
+        let server = clients.lxd.server(None).await.map_err(service_error(
+            step,
+            format!("reading the cluster certificate from {issuer}"),
+        ))?;
+        let pem = server.value.environment.certificate;
+        let actual = Fingerprint::of_pem(&pem).map_err(|e| {
+            conflict(
                 step,
-                format!("fetching the cluster certificate from {address}"),
-            ))
+                format!("LXD on {issuer} reports a cluster certificate that cannot be read ({e})"),
+            )
+        })?;
+        if actual != pinned {
+            return Err(conflict(
+                step,
+                format!(
+                    "LXD on {issuer} reports the cluster certificate {actual}, but its join token names {pinned}; the cluster changed during the run: run again"
+                ),
+            ));
+        }
+        Ok(pem)
     }
 }
 
-/// The cluster lists `joiner` as a member but the joiner's own daemon is
-/// not part of it: a join was cut off after the cluster recorded the new
-/// member (a crash of the joiner mid-join). No new token can help (the
-/// name is taken) and the join step would have no token; the member has to
-/// be removed by hand, with `remove` run on the step's node.
-fn half_joined(step: &Step, joiner: &str, remove: &str) -> ApplyError {
+/// The cluster lists `joiner` as a member and its own daemon has an
+/// address but no open database: a member still starting, or a join cut
+/// off after the daemon configured itself. Removing it could remove a live
+/// member, so the run stops and says what to check.
+fn half_joined(step: &Step, joiner: &str, address: &str) -> ApplyError {
     let service = step.service.name();
     conflict(
         step,
         format!(
-            "the {service} cluster lists {joiner} as a member, but {service} on {joiner} is not part of a cluster: an earlier join was interrupted; remove the member (`{remove}` on {}) and run again",
+            "the {service} cluster lists {joiner} as a member, and {service} on {joiner} has the address {address} but is not ready: wait for it to start and run again; if it stays so, its join was interrupted: remove the member on {} and run again",
             step.node
         ),
     )

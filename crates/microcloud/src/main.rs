@@ -14,6 +14,7 @@ use std::process::ExitCode;
 /// Exit status when the input is invalid (as opposed to 1 for other failures).
 const EXIT_INVALID: u8 = 2;
 
+mod multi;
 mod preseed;
 mod progress;
 
@@ -63,8 +64,16 @@ enum Command {
     /// machines have, plan, and apply the plan with progress and a final
     /// report. Running it again changes nothing once the cluster is formed.
     ///
+    /// Every machine runs it with the same file and decides its own part:
+    /// the initiator opens the trust session and drives the run; the other
+    /// machines join with the passphrase, lend their services through an
+    /// agent, and report the outcome the initiator sends them.
+    ///
     /// Exit status: 0 success (including nothing to do), 1 the run failed,
-    /// 2 the preseed is invalid or cannot be planned, 3 interrupted.
+    /// 2 the preseed is invalid, cannot be planned or failed a pre-flight
+    /// check, 3 interrupted, 4 the trust session failed (wrong passphrase,
+    /// machine refused or not found in time), 5 another machine was lost or
+    /// stopped the run.
     Preseed {
         /// The preseed file; standard input when absent or "-".
         file: Option<PathBuf>,
@@ -75,6 +84,16 @@ enum Command {
         /// This machine's name (default: its host name).
         #[arg(long)]
         name: Option<String>,
+        /// This machine's address, instead of the addresses its LXD reports
+        /// (for containers and tests).
+        #[arg(long, value_name = "IP")]
+        address: Option<std::net::IpAddr>,
+        /// Directory holding this machine's service sockets as
+        /// `lxd/unix.socket`, `microceph/control.socket` and
+        /// `microovn/control.socket` (one node of `microcloud-sim`); replaces
+        /// the three socket options.
+        #[arg(long, value_name = "DIR", conflicts_with_all = ["sim_dir", "lxd_socket"])]
+        sockets: Option<PathBuf>,
         /// LXD's unix socket (default: $LXD_SOCKET, $LXD_DIR/unix.socket, then the snap's).
         #[arg(long, value_name = "PATH")]
         lxd_socket: Option<PathBuf>,
@@ -149,6 +168,8 @@ fn run(cli: Cli) -> Result<ExitCode> {
             file,
             sim_dir,
             name,
+            address,
+            sockets,
             lxd_socket,
             microceph_socket,
             microovn_socket,
@@ -160,9 +181,19 @@ fn run(cli: Cli) -> Result<ExitCode> {
             file,
             sim_dir,
             name,
-            lxd_socket,
-            microceph_socket,
-            microovn_socket,
+            address,
+            lxd_socket: match &sockets {
+                Some(dir) => Some(dir.join("lxd/unix.socket")),
+                None => lxd_socket,
+            },
+            microceph_socket: match &sockets {
+                Some(dir) => dir.join("microceph/control.socket"),
+                None => microceph_socket,
+            },
+            microovn_socket: match &sockets {
+                Some(dir) => dir.join("microovn/control.socket"),
+                None => microovn_socket,
+            },
             dry_run,
             format,
             max_parallel,

@@ -1,13 +1,13 @@
 //! `microcloud preseed`: collect what the machines have, plan, and apply.
 //!
-//! Machines are reached directly through their services' unix sockets:
-//! this machine's own (single-machine runs), or every machine of a
-//! simulated cluster (`--sim-dir`, the layout `microcloud-sim` writes:
-//! `<dir>/<name>/{lxd/unix.socket,microceph/control.socket,microovn/control.socket}`).
-//! Runs that span real machines need the trust session and its agents.
+//! Machines are reached through their services' unix sockets: this
+//! machine's own, every machine of a simulated cluster (`--sim-dir`, the
+//! layout `microcloud-sim` writes:
+//! `<dir>/<name>/{lxd/unix.socket,microceph/control.socket,microovn/control.socket}`),
+//! or, for the other machines of a multi-machine run, through the agents
+//! the trust session admitted (see [`crate::multi`]).
 
-use anyhow::{Context, Result, bail};
-use clients::cert::Identity;
+use anyhow::{Context, Result};
 use clients::lxd::LxdClient;
 use clients::microceph::MicroCephClient;
 use clients::microovn::MicroOvnClient;
@@ -16,6 +16,7 @@ use config_loader::model::Preseed;
 use executor::apply::{NodeClients, PlanRunner};
 use executor::journal::{Journal, JournalFile, RunEnd, StepRecord, timestamp};
 use executor::{Event, Options, StepResult};
+use ipnet::IpNet;
 use planner::inventory::Inventory;
 use session::role::{self, LocalIdentity, Role, RoleError};
 use sha2::{Digest, Sha256};
@@ -28,17 +29,19 @@ use std::sync::Arc;
 use std::time::SystemTime;
 use tokio::sync::{mpsc, watch};
 
+use crate::multi::{self, Peers};
 use crate::progress::Progress;
 use crate::{EXIT_INVALID, Format, HostEnvironment, print_diagnostics, read_input};
 
 /// Exit status when the run was interrupted (Ctrl-C).
-const EXIT_INTERRUPTED: u8 = 3;
+pub(crate) const EXIT_INTERRUPTED: u8 = 3;
 
 /// Options of `microcloud preseed`.
 pub struct Args {
     pub file: Option<PathBuf>,
     pub sim_dir: Option<PathBuf>,
     pub name: Option<String>,
+    pub address: Option<IpAddr>,
     pub lxd_socket: Option<PathBuf>,
     pub microceph_socket: PathBuf,
     pub microovn_socket: PathBuf,
@@ -48,26 +51,39 @@ pub struct Args {
     pub journal: Option<PathBuf>,
 }
 
-type Clients = NodeClients<LxdClient, MicroCephClient, MicroOvnClient>;
+pub(crate) type Clients = NodeClients<LxdClient, MicroCephClient, MicroOvnClient>;
 
 /// A machine this run can reach.
-struct Machine {
-    name: String,
-    clients: Clients,
+pub(crate) struct Machine {
+    pub name: String,
+    pub clients: Clients,
+    /// The interface of its IPv4 default route, when known.
+    pub default_route: Option<String>,
 }
 
-fn machine(name: &str, lxd: &Path, microceph: &Path, microovn: &Path) -> Machine {
-    // A service whose socket is absent is not installed there.
-    let present = |p: &Path| p.exists();
-    Machine {
-        name: name.to_owned(),
-        clients: NodeClients {
-            lxd: LxdClient::new(Transport::unix(lxd), name),
-            microceph: present(microceph)
-                .then(|| MicroCephClient::new(Transport::unix(microceph), name)),
-            microovn: present(microovn)
-                .then(|| MicroOvnClient::new(Transport::unix(microovn), name)),
-        },
+/// This machine's service sockets.
+#[derive(Debug, Clone)]
+pub(crate) struct Sockets {
+    pub lxd: PathBuf,
+    pub microceph: PathBuf,
+    pub microovn: PathBuf,
+}
+
+impl Sockets {
+    fn machine(&self, name: &str, default_route: Option<String>) -> Machine {
+        // A service whose socket is absent is not installed there.
+        let present = |p: &Path| p.exists();
+        Machine {
+            name: name.to_owned(),
+            clients: NodeClients {
+                lxd: LxdClient::new(Transport::unix(&self.lxd), name),
+                microceph: present(&self.microceph)
+                    .then(|| MicroCephClient::new(Transport::unix(&self.microceph), name)),
+                microovn: present(&self.microovn)
+                    .then(|| MicroOvnClient::new(Transport::unix(&self.microovn), name)),
+            },
+            default_route,
+        }
     }
 }
 
@@ -86,7 +102,7 @@ fn sim_machines(dir: &Path) -> Result<Vec<Machine>> {
         .collect();
     names.sort();
     if names.is_empty() {
-        bail!(
+        anyhow::bail!(
             "{} holds no simulated machine (no <name>/lxd/unix.socket); start microcloud-sim with --state-dir {}",
             dir.display(),
             dir.display()
@@ -96,12 +112,12 @@ fn sim_machines(dir: &Path) -> Result<Vec<Machine>> {
         .iter()
         .map(|n| {
             let d = dir.join(n);
-            machine(
-                n,
-                &d.join("lxd/unix.socket"),
-                &d.join("microceph/control.socket"),
-                &d.join("microovn/control.socket"),
-            )
+            Sockets {
+                lxd: d.join("lxd/unix.socket"),
+                microceph: d.join("microceph/control.socket"),
+                microovn: d.join("microovn/control.socket"),
+            }
+            .machine(n, None)
         })
         .collect())
 }
@@ -112,36 +128,58 @@ fn host_name() -> Result<String> {
     Ok(name.trim().to_owned())
 }
 
+/// A machine's addresses as it reports them (interface order).
+fn addresses(system: &planner::inventory::SystemInventory) -> Vec<IpNet> {
+    system
+        .interfaces
+        .iter()
+        .flat_map(|i| i.addresses.iter().copied())
+        .collect()
+}
+
+/// Addresses given on the command line instead of the reported ones, by machine.
+pub(crate) type AddressOverrides = BTreeMap<String, Vec<IpNet>>;
+
+/// Collects every machine's inventory (at once), decides each one's part
+/// and address the way every machine decides about itself
+/// (`session::role`), and reads an existing cluster through the initiator.
 async fn collect(
     preseed: &Preseed,
     machines: Vec<Machine>,
-    default_route: Option<String>,
+    overrides: &AddressOverrides,
 ) -> Result<(Inventory, BTreeMap<String, Clients>)> {
     let unknown: IpAddr = IpAddr::from([0, 0, 0, 0]);
+    // Every machine at once: each collection mostly waits on its machine.
+    let mut tasks = tokio::task::JoinSet::new();
+    for (i, m) in machines.iter().enumerate() {
+        let (name, route) = (m.name.clone(), m.default_route.clone());
+        let (lxd, ceph, ovn) = (
+            m.clients.lxd.clone(),
+            m.clients.microceph.clone(),
+            m.clients.microovn.clone(),
+        );
+        tasks.spawn(async move {
+            let system =
+                collect::collect_system(&name, unknown, &lxd, ceph.as_ref(), ovn.as_ref(), route)
+                    .await;
+            (i, system)
+        });
+    }
+    let mut collected: Vec<_> = tasks.join_all().await.into_iter().collect();
+    collected.sort_by_key(|(i, _)| *i);
+    let collected = collected.into_iter().map(|(_, s)| s);
     let mut systems = Vec::new();
     let mut clients = BTreeMap::new();
     let mut initiator = None;
-    for m in machines {
-        let c = &m.clients;
-        let mut system = collect::collect_system(
-            &m.name,
-            unknown,
-            &c.lxd,
-            c.microceph.as_ref(),
-            c.microovn.as_ref(),
-            default_route.clone(),
-        )
-        .await
-        .with_context(|| format!("cannot collect what machine {} has", m.name))?;
-        // The same decision every machine makes about itself (see
-        // `session::role`): whether it takes part, and with which address.
+    for (m, system) in machines.into_iter().zip(collected) {
+        let mut system =
+            system.with_context(|| format!("cannot collect what machine {} has", m.name))?;
         let identity = LocalIdentity {
             name: m.name.clone(),
-            addresses: system
-                .interfaces
-                .iter()
-                .flat_map(|i| i.addresses.iter().copied())
-                .collect(),
+            addresses: overrides
+                .get(&m.name)
+                .cloned()
+                .unwrap_or_else(|| addresses(&system)),
         };
         let role = match role::decide(preseed, &identity) {
             Ok(role) => role,
@@ -193,7 +231,22 @@ pub fn sim_inventory(preseed: &Preseed, dir: &Path) -> Result<Inventory> {
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
-    runtime.block_on(async { Ok(collect(preseed, sim_machines(dir)?, None).await?.0) })
+    runtime.block_on(async {
+        Ok(
+            collect(preseed, sim_machines(dir)?, &AddressOverrides::new())
+                .await?
+                .0,
+        )
+    })
+}
+
+/// Everything a run knows before it reaches any machine.
+pub(crate) struct Run {
+    pub args: Args,
+    pub preseed: Preseed,
+    pub report: config_loader::Report,
+    pub name: String,
+    pub bytes: Vec<u8>,
 }
 
 /// Runs `microcloud preseed`.
@@ -212,61 +265,188 @@ pub fn run(args: Args) -> Result<ExitCode> {
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
-    runtime.block_on(run_async(args, preseed, report, name, bytes))
+    let run = Run {
+        args,
+        preseed,
+        report,
+        name,
+        bytes,
+    };
+    runtime.block_on(run_async(run)).map(ExitCode::from)
 }
 
-async fn run_async(
-    args: Args,
-    preseed: Preseed,
-    report: config_loader::Report,
-    name: String,
-    bytes: Vec<u8>,
-) -> Result<ExitCode> {
-    let (machines, default_route) = match &args.sim_dir {
-        Some(dir) => (sim_machines(dir)?, None),
-        None => {
-            let me = match &args.name {
-                Some(n) => n.clone(),
-                None => host_name()?,
-            };
-            let others: Vec<&str> = preseed
-                .systems
-                .iter()
-                .map(|s| s.name.as_str())
-                .filter(|n| *n != me)
-                .collect();
-            if !others.is_empty() {
-                bail!(
-                    "this run involves other machines ({}), which needs the trust session between machines; \
-                     it is not available in this build yet: run a single-machine preseed here, or use --sim-dir for a simulated cluster",
-                    others.join(", ")
-                );
-            }
-            let lxd = args
-                .lxd_socket
-                .clone()
-                .unwrap_or_else(|| clients::paths::lxd_socket(|k| std::env::var(k).ok()));
-            let route = std::fs::read_to_string("/proc/net/route")
-                .ok()
-                .and_then(|t| collect::default_route_interface_from_proc(&t));
-            (
-                vec![machine(
-                    &me,
-                    &lxd,
-                    &args.microceph_socket,
-                    &args.microovn_socket,
-                )],
-                route,
-            )
+/// Holds the run lock of this machine for as long as it lives.
+struct RunLock {
+    _file: std::fs::File,
+}
+
+/// Takes the lock beside the journal, so that two runs on one machine (or
+/// against one simulated cluster) cannot interleave their steps.
+fn lock_run(journal: &Path) -> Result<RunLock> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut name = journal.as_os_str().to_owned();
+    name.push(".lock");
+    let path = PathBuf::from(name);
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)
+            .with_context(|| format!("cannot create the directory {}", dir.display()))?;
+    }
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .mode(0o600)
+        .open(&path)
+        .with_context(|| format!("cannot open the run lock {}", path.display()))?;
+    match file.try_lock() {
+        Ok(()) => Ok(RunLock { _file: file }),
+        Err(std::fs::TryLockError::WouldBlock) => anyhow::bail!(
+            "another `microcloud preseed` is running on this machine (it holds {}); wait for it to end, or stop it, then run again",
+            path.display()
+        ),
+        Err(std::fs::TryLockError::Error(e)) => {
+            Err(e).with_context(|| format!("cannot lock {}", path.display()))
+        }
+    }
+}
+
+fn journal_path(args: &Args) -> PathBuf {
+    args.journal
+        .clone()
+        .unwrap_or_else(|| default_journal(args.sim_dir.as_deref()))
+}
+
+async fn run_async(run: Run) -> Result<u8> {
+    let _lock = lock_run(&journal_path(&run.args))?;
+    if let Some(dir) = &run.args.sim_dir {
+        let machines = sim_machines(dir)?;
+        return Ok(drive(&run, machines, None).await?.code);
+    }
+    let me = match &run.args.name {
+        Some(n) => n.clone(),
+        None => host_name()?,
+    };
+    let sockets = Sockets {
+        lxd: run
+            .args
+            .lxd_socket
+            .clone()
+            .unwrap_or_else(|| clients::paths::lxd_socket(|k| std::env::var(k).ok())),
+        microceph: run.args.microceph_socket.clone(),
+        microovn: run.args.microovn_socket.clone(),
+    };
+    let route = std::fs::read_to_string("/proc/net/route")
+        .ok()
+        .and_then(|t| collect::default_route_interface_from_proc(&t));
+    let local = sockets.machine(&me, route);
+    // What this machine is, as its own services report it.
+    let system = collect::collect_system(
+        &me,
+        IpAddr::from([0, 0, 0, 0]),
+        &local.clients.lxd,
+        local.clients.microceph.as_ref(),
+        local.clients.microovn.as_ref(),
+        local.default_route.clone(),
+    )
+    .await
+    .with_context(|| format!("cannot read what this machine ({me}) has through its LXD"))?;
+    let mut overrides = AddressOverrides::new();
+    if let Some(a) = run.args.address {
+        overrides.insert(me.clone(), vec![IpNet::from(a)]);
+    }
+    let identity = LocalIdentity {
+        name: me.clone(),
+        addresses: overrides
+            .get(&me)
+            .cloned()
+            .unwrap_or_else(|| addresses(&system)),
+    };
+    let role = match role::decide(&run.preseed, &identity) {
+        Ok(role) => role,
+        Err(e) => {
+            multi::say(run.args.format, &format!("error: {e}"));
+            return Ok(EXIT_INVALID);
         }
     };
-    let (inventory, clients) = collect(&preseed, machines, default_route).await?;
-    let plan = match planner::plan(&preseed, &inventory) {
+    match role {
+        Role::Initiator { address, .. } => {
+            let joiners: std::collections::BTreeSet<String> = run
+                .preseed
+                .systems
+                .iter()
+                .map(|s| s.name.as_str().to_owned())
+                .filter(|n| *n != me)
+                .collect();
+            if joiners.is_empty() {
+                Ok(drive(&run, vec![local], None).await?.code)
+            } else {
+                multi::initiate(&run, local, address, joiners, &system, overrides).await
+            }
+        }
+        Role::Joiner {
+            address, initiator, ..
+        } => multi::join(&run, &me, address, initiator, &system, &sockets).await,
+    }
+}
+
+/// How a run ended: the exit status and a one-line summary (what joiners
+/// are told).
+pub(crate) struct Ending {
+    pub code: u8,
+    pub message: String,
+}
+
+impl Ending {
+    pub(crate) fn new(code: u8, message: impl Into<String>) -> Ending {
+        Ending {
+            code,
+            message: message.into(),
+        }
+    }
+}
+
+/// Collects, plans and applies against `machines` (this one first when it
+/// is the initiator); `peers` are the agents of the other machines, watched
+/// while the plan runs: losing one stops the run.
+pub(crate) async fn drive(
+    run: &Run,
+    machines: Vec<Machine>,
+    mut peers: Option<&mut Peers>,
+) -> Result<Ending> {
+    let args = &run.args;
+    let preseed = &run.preseed;
+    let overrides = peers
+        .as_ref()
+        .map(|p| p.overrides().clone())
+        .unwrap_or_default();
+    let (inventory, clients) = match collect(preseed, machines, &overrides).await {
+        Ok(collected) => collected,
+        Err(e) if peers.is_some() => {
+            let message = format!("pre-flight check failed: {e:#}");
+            multi::say(args.format, &format!("error: {message}"));
+            return Ok(Ending::new(EXIT_INVALID, message));
+        }
+        Err(e) => return Err(e),
+    };
+    let plan = match planner::plan(preseed, &inventory) {
         Ok(plan) => plan,
         Err(errors) => {
-            let all = report.with_extra(errors.iter().map(planner::PlanError::to_diagnostic));
-            print_diagnostics(&report, &all, &name, args.format)?;
-            return Ok(ExitCode::from(EXIT_INVALID));
+            let all = run
+                .report
+                .with_extra(errors.iter().map(planner::PlanError::to_diagnostic));
+            print_diagnostics(&run.report, &all, &run.name, args.format)?;
+            let first = errors
+                .iter()
+                .next()
+                .map(ToString::to_string)
+                .unwrap_or_default();
+            return Ok(Ending::new(
+                EXIT_INVALID,
+                format!(
+                    "the preseed cannot be applied to these machines ({} problem(s), first: {first}); see the initiator's output",
+                    errors.iter().count()
+                ),
+            ));
         }
     };
     if args.dry_run {
@@ -275,7 +455,7 @@ async fn run_async(
             Format::Human => out.write_all(plan.render_text().as_bytes())?,
             Format::Json => out.write_all(plan.to_json().as_bytes())?,
         }
-        return Ok(ExitCode::SUCCESS);
+        return Ok(Ending::new(0, "dry run: nothing was changed"));
     }
     let total = plan.steps.len();
     let todo = plan.steps.iter().filter(|s| !s.status.is_done()).count();
@@ -285,11 +465,7 @@ async fn run_async(
         total - todo
     ));
 
-    let journal_file = JournalFile::new(
-        args.journal
-            .clone()
-            .unwrap_or_else(|| default_journal(args.sim_dir.as_deref())),
-    );
+    let journal_file = JournalFile::new(journal_path(args));
     if let Ok(Some(previous)) = journal_file.load() {
         let interrupted = previous.interrupted_steps();
         if !interrupted.is_empty() {
@@ -299,7 +475,7 @@ async fn run_async(
             ));
         }
     }
-    let digest = hex_digest(&bytes);
+    let digest = hex_digest(&run.bytes);
     let mut journal = Journal::new(
         digest,
         serde_json::from_str(&plan.to_json()).unwrap_or(serde_json::Value::Null),
@@ -308,8 +484,7 @@ async fn run_async(
         .save(&mut journal)
         .with_context(|| format!("cannot write the journal {}", journal_file.path().display()))?;
 
-    let identity = Identity::generate("microcloud", &[]).context("cannot create a TLS identity")?;
-    let runner = Arc::new(PlanRunner::new(plan, clients, identity));
+    let runner = Arc::new(PlanRunner::new(plan, clients));
     let options = Options {
         max_parallel: args.max_parallel.max(1),
         ..Options::default()
@@ -321,6 +496,7 @@ async fn run_async(
         async move { executor::apply::apply(runner, &options, Some(event_tx), cancel_rx).await }
     });
     let mut interrupted = false;
+    let mut lost: Option<multi::Lost> = None;
     let mut ctrl_c = Box::pin(tokio::signal::ctrl_c());
     loop {
         tokio::select! {
@@ -337,6 +513,11 @@ async fn run_async(
             _ = &mut ctrl_c, if !interrupted => {
                 interrupted = true;
                 progress.line("Interrupted: letting running steps finish, starting nothing new.");
+                let _ = cancel_tx.send(true);
+            }
+            gone = multi::next_lost(&mut peers), if lost.is_none() => {
+                progress.line(&format!("{gone}: stopping, letting running steps finish, starting nothing new."));
+                lost = Some(gone);
                 let _ = cancel_tx.send(true);
             }
         }
@@ -364,11 +545,41 @@ async fn run_async(
         .with_context(|| format!("cannot write the journal {}", journal_file.path().display()))?;
     progress.report(&report, runner.plan(), journal_file.path());
     Ok(if report.succeeded() {
-        ExitCode::SUCCESS
+        Ending::new(
+            0,
+            format!(
+                "the cluster is formed: {} step(s) changed something, {} were already done",
+                report.count(executor::Outcome::Changed),
+                report.count(executor::Outcome::AlreadyDone)
+            ),
+        )
+    } else if let Some(gone) = lost {
+        Ending::new(multi::EXIT_PEER, format!("the run stopped: {gone}"))
     } else if interrupted {
-        ExitCode::from(EXIT_INTERRUPTED)
+        Ending::new(EXIT_INTERRUPTED, "the run was interrupted on the initiator")
     } else {
-        ExitCode::FAILURE
+        let first = report.results.iter().find_map(|(id, r)| match r {
+            StepResult::Failed { failure, .. } => {
+                let node = runner
+                    .plan()
+                    .step(&planner::plan::StepId(id.0.clone()))
+                    .map(|s| s.node.clone())
+                    .unwrap_or_default();
+                Some(format!(
+                    "step {} on {node} failed: {}",
+                    id.0,
+                    failure.full_message()
+                ))
+            }
+            _ => None,
+        });
+        Ending::new(
+            1,
+            format!(
+                "the run failed: {}",
+                first.unwrap_or_else(|| "see the initiator's output".to_owned())
+            ),
+        )
     })
 }
 

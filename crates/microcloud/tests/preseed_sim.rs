@@ -154,17 +154,61 @@ async fn a_single_machine_against_its_own_sockets() {
 }
 
 #[test]
-fn other_machines_without_a_simulated_cluster_are_refused_plainly() {
+fn a_machine_without_a_reachable_lxd_says_which_socket() {
+    let dir = tempfile::tempdir().unwrap();
+    let socket = dir.path().join("lxd/unix.socket");
     let out = preseed(
-        &["--name", "micro01"],
+        &[
+            "--name",
+            "micro01",
+            "--lxd-socket",
+            &socket.display().to_string(),
+        ],
         &root().join("examples/multicast-3-nodes.yaml"),
     );
     assert_eq!(out.status.code(), Some(1));
+    let stderr = text(&out.stderr);
     assert!(
-        text(&out.stderr).contains("this run involves other machines (micro02, micro03), which needs the trust session between machines"),
-        "{}",
-        text(&out.stderr)
+        stderr.contains("cannot read what this machine (micro01) has through its LXD"),
+        "{stderr}"
     );
+    assert!(stderr.contains(&socket.display().to_string()), "{stderr}");
+}
+
+#[test]
+fn a_second_run_on_the_same_machine_is_refused_by_the_lock() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let journal = dir.path().join("journal.json");
+    let lock_path = dir.path().join("journal.json.lock");
+    let holder = std::fs::File::create(&lock_path).unwrap();
+    holder.try_lock().unwrap();
+    let args = [
+        "--name",
+        "micro01",
+        "--lxd-socket",
+        "/nonexistent/unix.socket",
+        "--journal",
+        journal.to_str().unwrap(),
+    ];
+    let out = preseed(&args, &root().join("examples/multicast-3-nodes.yaml"));
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("another `microcloud preseed` is running on this machine"),
+        "{stderr}"
+    );
+    assert!(stderr.contains(lock_path.to_str().unwrap()), "{stderr}");
+
+    // Once released, the run gets past the lock (and fails on the socket),
+    // and a lock it creates is private.
+    drop(holder);
+    std::fs::remove_file(&lock_path).unwrap();
+    let out = preseed(&args, &root().join("examples/multicast-3-nodes.yaml"));
+    let stderr = text(&out.stderr);
+    assert!(stderr.contains("through its LXD"), "{stderr}");
+    let mode = std::fs::metadata(&lock_path).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o600);
 }
 
 #[test]

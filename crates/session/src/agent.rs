@@ -217,6 +217,27 @@ pub struct Finish {
     pub succeeded: bool,
     /// The initiator's summary, shown on the joiner.
     pub message: String,
+    /// The exit status the joiner's `microcloud preseed` ends with (the
+    /// initiator's, so that every machine reports the same outcome); `0`
+    /// when absent and `succeeded`, `1` when absent otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exit_code: Option<u8>,
+}
+
+impl Finish {
+    /// An outcome with the default exit status.
+    pub fn new(succeeded: bool, message: impl Into<String>) -> Finish {
+        Finish {
+            succeeded,
+            message: message.into(),
+            exit_code: None,
+        }
+    }
+
+    /// The exit status this outcome stands for.
+    pub fn exit_code(&self) -> u8 {
+        self.exit_code.unwrap_or(if self.succeeded { 0 } else { 1 })
+    }
 }
 
 /// Facts about a machine that only the machine itself knows
@@ -233,6 +254,10 @@ pub struct SystemFacts {
     /// Each proxied service's socket and whether it exists, by segment
     /// (`lxd`, `microceph`, `microovn`).
     pub services: BTreeMap<String, ServiceSocket>,
+    /// The machine's clock when it answered, in milliseconds since the
+    /// Unix epoch (0 when unknown), for the initiator's clock check.
+    #[serde(default)]
+    pub clock_unix_ms: u64,
 }
 
 /// A proxied service's local socket.
@@ -502,6 +527,9 @@ async fn system(settings: &AgentSettings) -> Response<AgentBody> {
         agent_version: env!("CARGO_PKG_VERSION").to_owned(),
         default_route_interface: collect::default_route_interface_from_proc(&route),
         services,
+        clock_unix_ms: std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX)),
     };
     match serde_json::to_value(&facts) {
         Ok(value) => sync_response(value),
@@ -670,16 +698,12 @@ impl AgentClient {
     }
 
     /// `POST /1.0/agent/finish`: ends the agent with this outcome.
-    pub async fn finish(&self, succeeded: bool, message: &str) -> Result<(), clients::Error> {
-        let body = Finish {
-            succeeded,
-            message: message.to_owned(),
-        };
+    pub async fn finish(&self, finish: &Finish) -> Result<(), clients::Error> {
         self.rest
             .sync_reply(
                 Method::POST,
                 FINISH_PATH,
-                Some(&body),
+                Some(finish),
                 CallOptions::default(),
             )
             .await

@@ -187,7 +187,7 @@ async fn the_proxy_reaches_simulated_lxd_and_microceph_through_the_typed_clients
     assert_eq!(info.name, "node1");
     assert!(!info.ready);
 
-    agent.finish(true, "done").await.unwrap();
+    agent.finish(&Finish::new(true, "done")).await.unwrap();
     setup.run.await.unwrap().unwrap();
 }
 
@@ -317,19 +317,17 @@ async fn a_client_with_another_certificate_is_refused_during_the_handshake() {
         )
     );
     // Nor can a stranger end the agent.
-    assert!(client.finish(true, "bye").await.is_err());
+    assert!(client.finish(&Finish::new(true, "bye")).await.is_err());
 
     // The initiator still can.
     let facts = setup.client().system().await.unwrap();
     assert_eq!(facts.name, "micro02");
-    setup.client().finish(true, "ok").await.unwrap();
-    assert_eq!(
-        setup.run.await.unwrap().unwrap(),
-        Finish {
-            succeeded: true,
-            message: "ok".to_owned()
-        }
-    );
+    setup
+        .client()
+        .finish(&Finish::new(true, "ok"))
+        .await
+        .unwrap();
+    assert_eq!(setup.run.await.unwrap().unwrap(), Finish::new(true, "ok"));
 }
 
 #[tokio::test]
@@ -356,7 +354,16 @@ async fn system_facts_report_the_default_route_and_the_sockets() {
     let expected_sockets = sockets.clone();
     let setup = start(36, sockets, Duration::from_secs(30)).await;
 
+    let before = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64;
     let facts = setup.client().system().await.unwrap();
+    assert!(
+        facts.clock_unix_ms >= before && facts.clock_unix_ms < before + 60_000,
+        "the agent's clock reading {} is not now ({before})",
+        facts.clock_unix_ms
+    );
     let socket = |path: &Path, present| ServiceSocket {
         path: path.display().to_string(),
         present,
@@ -380,6 +387,7 @@ async fn system_facts_report_the_default_route_and_the_sockets() {
             ]
             .into_iter()
             .collect(),
+            clock_unix_ms: facts.clock_unix_ms,
         }
     );
 }
@@ -390,16 +398,16 @@ async fn finish_ends_the_agent_with_the_initiators_outcome() {
     let setup = start(37, missing_sockets(dir.path()), Duration::from_secs(30)).await;
     let agent = setup.client();
     agent
-        .finish(false, "micro03: MicroCeph could not add /dev/sdb")
+        .finish(&Finish::new(
+            false,
+            "micro03: MicroCeph could not add /dev/sdb",
+        ))
         .await
         .unwrap();
     let outcome = setup.run.await.unwrap().unwrap();
     assert_eq!(
         outcome,
-        Finish {
-            succeeded: false,
-            message: "micro03: MicroCeph could not add /dev/sdb".to_owned()
-        }
+        Finish::new(false, "micro03: MicroCeph could not add /dev/sdb")
     );
     // The listener is gone.
     let error = agent.system().await.unwrap_err();
@@ -428,7 +436,7 @@ async fn keep_alive_holds_the_agent_until_finish() {
     let work = async {
         // Longer than the idle timeout, with no other request.
         tokio::time::sleep(Duration::from_millis(1500)).await;
-        agent.finish(true, "formed").await.unwrap();
+        agent.finish(&Finish::new(true, "formed")).await.unwrap();
     };
     tokio::select! {
         error = agent.keep_alive(Duration::from_millis(100)) => panic!("keep-alive failed: {}", chain(&error)),
@@ -436,10 +444,7 @@ async fn keep_alive_holds_the_agent_until_finish() {
     }
     assert_eq!(
         setup.run.await.unwrap().unwrap(),
-        Finish {
-            succeeded: true,
-            message: "formed".to_owned()
-        }
+        Finish::new(true, "formed")
     );
 }
 

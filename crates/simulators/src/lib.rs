@@ -47,7 +47,9 @@
 //! # Not modelled
 //!
 //! Instances, images, projects other than `default`, events and
-//! websockets, member removal and leaving a cluster, certificate rotation,
+//! websockets, removal of fully joined members (removing a member whose own
+//! daemon never finished joining is modelled) and leaving a cluster,
+//! certificate rotation,
 //! heartbeats and dqlite roles (a crashed node is reported offline at
 //! once; roles are assigned statically), Ceph data placement, OVN data
 //! plane, MicroCloud's own daemon. Storage-driver error texts (zfs, ceph)

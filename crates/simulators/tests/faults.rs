@@ -114,7 +114,13 @@ async fn crash_after_n_calls_takes_the_whole_node_down_and_restart_recovers() {
             .send("GET", "/", None)
             .await
             .unwrap_err();
-        assert!(e.contains("Connection refused"), "{e}");
+        // Refused once the listener is closed; a connection accepted while
+        // the crash was tearing the listeners down is cut instead (as with
+        // a daemon dying under a client).
+        assert!(
+            e.contains("Connection refused") || e.contains("connection closed"),
+            "{e}"
+        );
     }
     assert_eq!(
         lxd(&sim, "node2").get("/1.0").await.status,

@@ -158,6 +158,10 @@ impl LxdApi for FakeLxd {
         refuse(&self.calls, "issue_join_token")
     }
 
+    async fn remove_member(&self, _: &str) -> Result<(), Error> {
+        refuse(&self.calls, "remove_member")
+    }
+
     async fn cluster_members(&self) -> Result<Vec<clients::lxd::ClusterMember>, Error> {
         self.get(
             "/1.0/cluster/members?recursion=1".to_owned(),
@@ -375,6 +379,10 @@ impl MicroclusterApi for FakeMicro {
 
     async fn delete_token(&self, _: &str) -> Result<(), Error> {
         refuse(&self.calls, "delete_token")
+    }
+
+    async fn remove_member(&self, _: &str) -> Result<(), Error> {
+        refuse(&self.calls, "remove_member")
     }
 
     async fn cluster_members(&self) -> Result<Vec<clients::microcluster::ClusterMember>, Error> {

@@ -4,7 +4,6 @@
 //! simulations on the same addresses can be compared in.
 #![allow(clippy::unwrap_used, clippy::expect_used, dead_code)]
 
-use clients::cert::Identity;
 use clients::lxd::LxdClient;
 use clients::microceph::MicroCephClient;
 use clients::microovn::MicroOvnClient;
@@ -262,11 +261,7 @@ pub enum StopAt {
 
 /// Applies `plan` to `sim` with `options`, cancelling as `stop` says.
 pub async fn apply_plan(sim: &Sim, plan: Plan, options: &Options, stop: StopAt) -> Run {
-    let runner = PlanRunner::new(
-        plan.clone(),
-        clients(sim),
-        Identity::generate("microcloud-test", &[]).unwrap(),
-    );
+    let runner = PlanRunner::new(plan.clone(), clients(sim));
     let (cancel_tx, cancel) = watch::channel(false);
     let (etx, mut erx) = tokio::sync::mpsc::unbounded_channel();
     let consume = async move {

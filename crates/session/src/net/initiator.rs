@@ -134,6 +134,9 @@ impl fmt::Display for Incident {
 pub struct Progress {
     /// Admitted joiners, sorted.
     pub admitted: Vec<String>,
+    /// The admitted joiners as the listener saw them, sorted by name (so
+    /// that the caller can reach their agents before the session ends).
+    pub joiners: Vec<AdmittedJoiner>,
     /// Listed joiners not admitted yet, sorted.
     pub missing: Vec<String>,
     /// Failed attempts so far.
@@ -199,6 +202,7 @@ impl Shared {
         let result = f(&mut state);
         self.progress.send_replace(Progress {
             admitted: state.initiator.admitted().keys().cloned().collect(),
+            joiners: state.admitted.values().cloned().collect(),
             missing: state
                 .initiator
                 .missing()

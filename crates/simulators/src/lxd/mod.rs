@@ -16,8 +16,9 @@
 //! profiles, custom volumes, certificates (direct and token).
 //!
 //! Not modelled: instances, images, projects other than `default`,
-//! events/websockets, member removal (`DELETE /1.0/cluster/members/<n>` is
-//! answered as unsupported), leaving a cluster, dqlite roles beyond a
+//! events/websockets, removal of a fully joined member
+//! (`DELETE /1.0/cluster/members/<n>` is modelled only for a member whose
+//! own daemon never finished joining), leaving a cluster, dqlite roles beyond a
 //! static assignment, heartbeats (a crashed node is Offline at once).
 
 mod db;
@@ -382,10 +383,7 @@ impl LxdService {
             (Method::GET, ["1.0", "cluster", "members"]) => self.members_get(&req),
             (Method::POST, ["1.0", "cluster", "members"]) => self.members_post(&req),
             (Method::GET, ["1.0", "cluster", "members", name]) => self.member_get(name),
-            (Method::DELETE, ["1.0", "cluster", "members", _]) => Reply::error(
-                501,
-                "Removing cluster members is not modelled by the simulator",
-            ),
+            (Method::DELETE, ["1.0", "cluster", "members", name]) => self.member_delete(name),
             (Method::GET, ["1.0", "operations"]) => self.operations_get(&req),
             (Method::GET, ["1.0", "operations", id]) => self.operation_get(id),
             (Method::DELETE, ["1.0", "operations", id]) => self.operation_delete(id),
@@ -1063,6 +1061,44 @@ impl LxdService {
             "message": message,
             "architecture": m.architecture,
         })
+    }
+
+    /// `DELETE /1.0/cluster/members/<name>`: modelled for members whose
+    /// own daemon never finished joining (the cluster recorded them, their
+    /// daemon is not clustered): their rows go, as with `?force=1`.
+    /// Removing a fully joined member is refused as not modelled.
+    fn member_delete(&self, name: &str) -> Reply {
+        if !self.clustered() {
+            return Reply::error(400, "This server is not clustered");
+        }
+        let db = self.db();
+        let member = self.with_db(|db| db.member(name).cloned()).ok().flatten();
+        let Some(member) = member else {
+            return Reply::error(404, "Cluster member not found");
+        };
+        let joined = self
+            .fabric()
+            .and_then(|f| f.node(&member.sim_node))
+            .is_some_and(|n| Arc::ptr_eq(&n.lxd.db(), &db));
+        if joined {
+            return Reply::error(
+                501,
+                "Removing a fully joined member is not modelled by the simulator",
+            );
+        }
+        match self.with_db(|db| {
+            db.members.retain(|m| m.name != name);
+            for pool in db.pools.values_mut() {
+                pool.members.remove(name);
+            }
+            for net in db.networks.values_mut() {
+                net.members.remove(name);
+            }
+            db.volumes.retain(|v| v.member != name);
+        }) {
+            Ok(()) => Reply::empty(),
+            Err(e) => e.into(),
+        }
     }
 
     fn member_get(&self, name: &str) -> Reply {

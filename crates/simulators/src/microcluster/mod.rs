@@ -270,10 +270,7 @@ impl McService {
             (&Method::GET, ["core", "control", "tokens"]) if unix => self.tokens_get(),
             (&Method::DELETE, ["core", "1.0", "tokens", name]) => self.token_delete(name),
             (&Method::GET, ["core", "1.0", "cluster"]) => self.cluster_get(),
-            (&Method::DELETE, ["core", "1.0", "cluster", _]) => Reply::error(
-                501,
-                "Removing cluster members is not modelled by the simulator",
-            ),
+            (&Method::DELETE, ["core", "1.0", "cluster", name]) => self.member_delete(name),
             (_, ["core", ..]) => Reply::error(404, "not found"),
             (_, ["1.0", ..]) => {
                 if !self.is_initialised() {
@@ -413,6 +410,57 @@ impl McService {
         match r {
             Ok(v) => Reply::sync(v),
             Err(e) => e.into(),
+        }
+    }
+
+    /// `DELETE /core/1.0/cluster/{name}`: modelled for members whose own
+    /// daemon never finished joining (it is not part of the cluster, so
+    /// there is nothing to reset there); removing a fully joined member is
+    /// refused as not modelled.
+    fn member_delete(&self, name: &str) -> Reply {
+        let Some(db) = self.db() else {
+            return unavailable().into();
+        };
+        let member = match db.lock() {
+            Ok(g) => g.members.iter().find(|m| m.name == name).cloned(),
+            Err(_) => return ApiError::internal("database poisoned").into(),
+        };
+        let Some(member) = member else {
+            return Reply::error(404, "Daemon not found");
+        };
+        let own = self
+            .local
+            .lock()
+            .ok()
+            .and_then(|l| l.name.clone())
+            .is_some_and(|n| n == name);
+        if own {
+            return Reply::error(
+                501,
+                "Removing this daemon itself is not modelled by the simulator",
+            );
+        }
+        let joined = self
+            .fabric
+            .upgrade()
+            .and_then(|f| f.node(&member.sim_node))
+            .and_then(|n| match self.kind {
+                Service::Microovn => n.microovn.db(),
+                _ => n.microceph.db(),
+            })
+            .is_some_and(|theirs| Arc::ptr_eq(&theirs, &db));
+        if joined {
+            return Reply::error(
+                501,
+                "Removing a fully joined member is not modelled by the simulator",
+            );
+        }
+        match db.lock() {
+            Ok(mut g) => {
+                g.members.retain(|m| m.name != name);
+                Reply::empty()
+            }
+            Err(_) => ApiError::internal("database poisoned").into(),
         }
     }
 
