@@ -52,6 +52,7 @@ use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::lab::{Host, Lab, LabError};
+use crate::testbed::binary;
 
 /// The packages the tier needs (installed by `tests/real/setup.sh`).
 pub const PACKAGES: &str = "lxd btrfs-progs nftables ovn-central ovn-host openvswitch-switch \
@@ -374,18 +375,20 @@ pub struct RealLab {
     loops: Vec<String>,
     /// `/etc/netns/<namespace>` directories made for the machines.
     etc_netns: Vec<PathBuf>,
-    /// Namespaces outside the lab's bridge (services, Open vSwitch).
+    /// Namespaces outside the lab (Open vSwitch).
     side_netns: Vec<String>,
     /// The machines, `node1`…`nodeN`.
     pub machines: Vec<Machine>,
     /// The work directory (state, sockets, logs).
     pub work: PathBuf,
-    /// The services namespace (simulated MicroCeph and MicroOVN).
+    /// The lab's services namespace (simulated MicroCeph and MicroOVN).
     pub services_netns: String,
     /// How long each phase of the start took.
     pub timings: Timings,
-    /// Where the `microcloud` and `microcloud-sim` binaries are.
-    bin_dir: PathBuf,
+    /// The `microcloud` binary.
+    microcloud: PathBuf,
+    /// The `microcloud-sim` binary.
+    microcloud_sim: PathBuf,
     /// The Ceph host's address (the monitor).
     ceph_address: Ipv4Addr,
     /// The Ceph host's namespace.
@@ -394,41 +397,14 @@ pub struct RealLab {
     lab: Lab,
 }
 
-/// The directory holding the workspace's binaries (`target/<profile>`),
-/// found from the test executable (`target/<profile>/deps/<test>`), or
-/// `MICROCLOUD_BIN_DIR`.
-pub fn bin_dir() -> Result<PathBuf, HarnessError> {
-    let step = "finding the microcloud binaries";
-    let dir = match std::env::var_os("MICROCLOUD_BIN_DIR") {
-        Some(d) => PathBuf::from(d),
-        None => std::env::current_exe()
-            .map_err(|e| err(step, e))?
-            .parent()
-            .and_then(Path::parent)
-            .map(Path::to_owned)
-            .ok_or_else(|| err(step, "the test executable has no target directory"))?,
-    };
-    for bin in ["microcloud", "microcloud-sim"] {
-        if !dir.join(bin).is_file() {
-            return Err(err(
-                step,
-                format!(
-                    "{} is missing; build it first: cargo build -p microcloud -p simulators --bins",
-                    dir.join(bin).display()
-                ),
-            ));
-        }
-    }
-    Ok(dir)
-}
-
 impl RealLab {
     /// Builds the lab with `machines` machines (`node1`…) and starts every
     /// daemon. `central` machines (the first ones) carry the OVN
     /// northbound database, as MicroOVN's `central` members would.
     pub fn start(machines: usize, central: usize) -> Result<RealLab, HarnessError> {
         preflight()?;
-        let bin_dir = bin_dir()?;
+        let microcloud = binary("microcloud");
+        let microcloud_sim = binary("microcloud-sim");
         let t = Instant::now();
         let names: Vec<String> = (1..=machines).map(|i| format!("node{i}")).collect();
         let refs: Vec<&str> = names.iter().map(String::as_str).collect();
@@ -445,9 +421,10 @@ impl RealLab {
             side_netns: Vec::new(),
             machines: Vec::new(),
             work: work.clone(),
-            services_netns: format!("{tag}-svc"),
+            services_netns: String::new(),
             timings: Timings::default(),
-            bin_dir,
+            microcloud,
+            microcloud_sim,
             ceph_address: ceph.address,
             ceph_netns: ceph.netns.clone(),
             lab,
@@ -470,7 +447,8 @@ impl RealLab {
                 host,
             });
         }
-        me.side_netns(&format!("{tag}-svc"))?;
+        me.services_netns = me.lab.services_namespace(machines)?;
+        me.record("netns", &me.services_netns.clone());
         me.side_netns(&format!("{tag}-ovs"))?;
         me.phase("namespaces", t);
 
@@ -840,10 +818,12 @@ impl RealLab {
         self.work.join("ceph/ceph.conf")
     }
 
-    /// A real Ceph cluster in the lab host `netns`: one monitor, one
-    /// manager and [`REAL_OSDS`] bluestore OSDs on sparse files. Every path
-    /// is in the work directory; the client configuration and admin
-    /// keyring go to each machine's `/etc/ceph`.
+    /// A real Ceph cluster in the lab host `ceph`: one monitor, one
+    /// manager and [`REAL_OSDS`] bluestore OSDs on sparse files, replicas
+    /// placed per OSD. Every path is in the work directory; the client
+    /// configuration and admin keyring go to each machine's `/etc/ceph`.
+    /// Pool sizes are left to MicroCeph's replication calls: settings in
+    /// `ceph.conf` would override what they store in the monitors.
     fn start_ceph(&mut self) -> Result<(), HarnessError> {
         let step = "starting Ceph";
         let netns = self.ceph_netns.clone();
@@ -867,11 +847,8 @@ public_network = {subnet}
 auth_cluster_required = cephx
 auth_service_required = cephx
 auth_client_required = cephx
-osd_pool_default_size = 1
-osd_pool_default_min_size = 1
 osd_pool_default_pg_num = 8
 osd_crush_chooseleaf_type = 0
-mon_allow_pool_size_one = true
 mon_warn_on_pool_no_redundancy = false
 mon_allow_pool_delete = true
 mon_data_avail_warn = 1
@@ -1121,20 +1098,6 @@ bluestore_block_size = 4294967296
         let ceph_netns = self.ceph_netns.clone();
         let step = "starting the simulated MicroCeph and MicroOVN";
         let ns = self.services_netns.clone();
-        for m in &self.machines {
-            run(
-                step,
-                Command::new("ip").args([
-                    "-n",
-                    &ns,
-                    "addr",
-                    "add",
-                    &format!("{}/32", m.host.address),
-                    "dev",
-                    "lo",
-                ]),
-            )?;
-        }
         // One OSD disk per machine; the preseed names it by path.
         let inventory = self.work.join("sim-inventory.json");
         write(
@@ -1145,7 +1108,7 @@ bluestore_block_size = 4294967296
  "interfaces": []}"#,
         )?;
         let state = self.work.join("sim");
-        let sim = self.bin_dir.join("microcloud-sim");
+        let sim = self.microcloud_sim.clone();
         let ceph_cli = format!(
             "ip netns exec {ceph_netns} ceph --conf {}",
             self.ceph_conf().display()
@@ -1220,7 +1183,7 @@ bluestore_block_size = 4294967296
         let m = self.machine(machine);
         let mut c = Command::new("ip");
         c.args(["netns", "exec", &m.host.netns])
-            .arg(self.bin_dir.join("microcloud"))
+            .arg(&self.microcloud)
             .arg("preseed")
             .arg(file)
             .args(["--name", &m.name, "--lxd-socket"])

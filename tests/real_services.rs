@@ -12,13 +12,13 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::path::{Path, PathBuf};
-use std::process::Output;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use clients::Service;
 use clients::rest::RestClient;
 use clients::transport::Transport;
 use microcloud_tests::real_lab::{Machine, RealLab};
+use microcloud_tests::testbed::{Finished, Process, wait_all};
 use serde_json::Value;
 
 /// The OVN uplink network (TEST-NET-1: never routed anywhere).
@@ -37,12 +37,15 @@ fn start(machines: usize) -> RealLab {
     lab
 }
 
-/// The preseed every machine runs: `local` on btrfs (the machine's loop
-/// device), OVN uplink `uplink0`, one (simulated) Ceph disk per machine.
-fn preseed(lab: &RealLab, machines: &[&Machine]) -> PathBuf {
+/// The preseed every machine runs, with `initiator` holding
+/// `initiator_address` and `machines` listed: `local` on btrfs (each
+/// machine's loop device), OVN uplink `uplink0`, one (simulated) Ceph disk
+/// per machine. Without `initiator` among `machines`, it adds them to its
+/// cluster.
+fn preseed(lab: &RealLab, name: &str, initiator: &Machine, machines: &[&Machine]) -> PathBuf {
     let mut text = format!(
-        "initiator_address: {}\nsession_passphrase: real services\n\nsystems:\n",
-        machines[0].host.address
+        "initiator_address: {}\nsession_passphrase: real services\nsession_timeout: 120\n\nsystems:\n",
+        initiator.host.address
     );
     for m in machines {
         text.push_str(&format!(
@@ -55,35 +58,37 @@ fn preseed(lab: &RealLab, machines: &[&Machine]) -> PathBuf {
          ceph:\n  public_network: {}\n\nlxd:\n  local_pool_driver: btrfs\n",
         lab.subnet()
     ));
-    let path = lab.work.join("preseed.yaml");
+    let path = lab.work.join(name);
     std::fs::write(&path, text).unwrap();
     path
 }
 
-fn run_microcloud(lab: &RealLab, machine: &str, file: &Path, json: bool) -> Output {
-    let t = Instant::now();
-    let mut c = lab.microcloud(machine, file);
-    if json {
-        c.args(["--output", "json"]);
-    }
-    let out = c.output().unwrap();
-    eprintln!(
-        "---- microcloud preseed on {machine}: {} in {:.1} s\n{}{}",
-        out.status,
-        t.elapsed().as_secs_f64(),
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
-}
+/// How long one `microcloud preseed` run on every machine may take.
+const RUN_TIMEOUT: Duration = Duration::from_secs(300);
 
-/// The final `report` event of a `--output json` run.
-fn report(out: &Output) -> Value {
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
-        .find(|v| v["event"] == "report")
-        .unwrap_or_else(|| panic!("no report in the output"))
+/// Runs `microcloud preseed FILE` on every machine of `on` at once; waits
+/// for all (they print what they did on failure).
+fn run_all(lab: &RealLab, file: &Path, on: &[&str]) -> Vec<Finished> {
+    let t = Instant::now();
+    let runs = on
+        .iter()
+        .map(|m| Process::spawn(m, lab.microcloud(m, file)))
+        .collect();
+    let runs = wait_all(runs, RUN_TIMEOUT);
+    eprintln!(
+        "microcloud preseed on {}: {:.1} s",
+        on.join(", "),
+        t.elapsed().as_secs_f64()
+    );
+    for r in &runs {
+        assert_eq!(
+            r.code,
+            Some(0),
+            "{} failed (what every machine printed is above)",
+            r.label
+        );
+    }
+    runs
 }
 
 /// GETs from a machine's real LXD, over its unix socket (metadata only).
@@ -296,27 +301,41 @@ fn refusals_on_lxd_5_0_2(lab: &RealLab, file: &Path) {
     );
 }
 
+/// The initiator's final line says nothing changed.
+fn assert_nothing_changed(runs: &[Finished]) {
+    assert!(
+        runs[0]
+            .stdout
+            .contains("MicroCloud is ready: 0 step(s) changed something"),
+        "a re-run must change nothing (what every machine printed is above)"
+    );
+}
+
 #[test]
 #[ignore = "needs root, Debian's lxd, ovn and ceph packages and about 2 minutes: run by tests/real/run.sh"]
-fn one_machine_forms_against_real_lxd_ovn_and_ceph_and_a_rerun_changes_nothing() {
-    let lab = start(1);
-    let node1 = lab.machine("node1");
-    let file = preseed(&lab, &[node1]);
+fn three_machines_form_a_cluster_on_real_services_then_a_fourth_joins() {
+    let lab = start(4);
+    let [n1, n2, n3, n4] = ["node1", "node2", "node3", "node4"].map(|n| lab.machine(n));
 
-    refusals_on_lxd_5_0_2(&lab, &file);
+    // What 5.0.2 cannot do is refused before anything is sent.
+    let one = preseed(&lab, "one.yaml", n1, &[n1]);
+    refusals_on_lxd_5_0_2(&lab, &one);
 
-    let out = run_microcloud(&lab, "node1", &file, false);
-    assert!(out.status.success(), "the first run failed");
-    assert!(String::from_utf8_lossy(&out.stdout).contains("MicroCloud is ready"));
-    check_cluster(&lab, &[node1]);
+    // Every machine runs the same file; node1 initiates.
+    let three = preseed(&lab, "three.yaml", n1, &[n1, n2, n3]);
+    let runs = run_all(&lab, &three, &["node1", "node2", "node3"]);
+    assert!(runs[0].stdout.contains("MicroCloud is ready"));
+    check_cluster(&lab, &[n1, n2, n3]);
 
-    let out = run_microcloud(&lab, "node1", &file, true);
-    assert!(out.status.success(), "the re-run failed");
-    let report = report(&out);
-    assert_eq!(
-        report["changed"], 0,
-        "the re-run changed something: {report:#}"
-    );
-    assert_eq!(report["failed"], serde_json::json!([]));
-    check_cluster(&lab, &[node1]);
+    let runs = run_all(&lab, &three, &["node1", "node2", "node3"]);
+    assert_nothing_changed(&runs);
+    check_cluster(&lab, &[n1, n2, n3]);
+
+    // Add mode: node1 (a member, not listed) brings node4 in.
+    let add = preseed(&lab, "add.yaml", n1, &[n4]);
+    run_all(&lab, &add, &["node1", "node4"]);
+    check_cluster(&lab, &[n1, n2, n3, n4]);
+
+    let runs = run_all(&lab, &add, &["node1", "node4"]);
+    assert_nothing_changed(&runs);
 }
