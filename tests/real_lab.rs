@@ -382,7 +382,7 @@ pub struct RealLab {
     /// The work directory (state, sockets, logs).
     pub work: PathBuf,
     /// The lab's services namespace (simulated MicroCeph and MicroOVN).
-    pub services_netns: String,
+    services_netns: String,
     /// How long each phase of the start took.
     pub timings: Timings,
     /// The `microcloud` binary.
@@ -1152,7 +1152,7 @@ bluestore_block_size = 4294967296
     }
 
     /// The simulated `service`'s control socket of `machine`.
-    pub fn sim_socket(&self, machine: &str, service: &str) -> PathBuf {
+    fn sim_socket(&self, machine: &str, service: &str) -> PathBuf {
         self.work
             .join("sim")
             .join(machine)
@@ -1210,14 +1210,6 @@ bluestore_block_size = 4294967296
                 .args(["--format", "json"]),
         )?;
         Ok(stdout(&out))
-    }
-
-    /// Fails when a daemon of the lab died.
-    pub fn check_daemons(&mut self) -> Result<(), HarnessError> {
-        for d in &mut self.daemons {
-            d.check_alive()?;
-        }
-        Ok(())
     }
 
     fn print_logs(&self) {
