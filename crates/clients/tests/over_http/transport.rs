@@ -325,6 +325,16 @@ async fn status_classification() {
             "Failed to get leader: No available dqlite leader server found",
             true,
         ),
+        // Observed on LXD 5.0.2 while the member's listener restarted: passes.
+        (
+            Reply::raw(
+                500,
+                r#"{"type":"error","error_code":500,"error":"Get \"https://10.100.0.4:8443/1.0?target=node4\": Unable to connect to: 10.100.0.4:8443 ([dial tcp 10.100.0.4:8443: connect: connection refused])"}"#,
+            ),
+            500,
+            "Get \"https://10.100.0.4:8443/1.0?target=node4\": Unable to connect to: 10.100.0.4:8443 ([dial tcp 10.100.0.4:8443: connect: connection refused])",
+            true,
+        ),
         // Observed on LXD 5.0.2 (Debian 12), all deterministic.
         (
             Reply::raw(
