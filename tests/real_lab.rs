@@ -393,6 +393,8 @@ pub struct RealLab {
     ceph_address: Ipv4Addr,
     /// The Ceph host's namespace.
     ceph_netns: String,
+    /// The OVN northbound database's unix sockets (`--db` form).
+    ovn_nb: String,
     /// The lab's namespaces; dropped after everything above.
     lab: Lab,
 }
@@ -427,6 +429,7 @@ impl RealLab {
             microcloud_sim,
             ceph_address: ceph.address,
             ceph_netns: ceph.netns.clone(),
+            ovn_nb: String::new(),
             lab,
         };
         // From here on, `me` cleans up whatever was made, on any error.
@@ -752,6 +755,7 @@ impl RealLab {
             self.add_daemon(d);
             nb_sockets.push(format!("unix:{}", sock.display()));
         }
+        self.ovn_nb = nb_sockets.join(",");
         let sb = dir.join("sb.db");
         run(
             step,
@@ -877,8 +881,46 @@ bluestore_block_size = 4294967296
                 .arg(&conf_path);
             cmd
         };
+        // Every key is made here and given to the monitor at mkfs time, so
+        // that only the OSD registrations need the running monitor.
         let admin = dir.join("ceph.client.admin.keyring");
         let mon_keyring = dir.join("mon.keyring");
+        let osd_ids: Vec<String> = (0..REAL_OSDS).map(|i| i.to_string()).collect();
+        let mut keys: Vec<(String, PathBuf, Vec<&str>)> = vec![
+            (
+                "client.admin".to_owned(),
+                admin.clone(),
+                vec![
+                    "mon", "allow *", "osd", "allow *", "mds", "allow *", "mgr", "allow *",
+                ],
+            ),
+            (
+                "mgr.x".to_owned(),
+                dir.join("mgr.x.keyring"),
+                vec![
+                    "mon",
+                    "allow profile mgr",
+                    "osd",
+                    "allow *",
+                    "mds",
+                    "allow *",
+                ],
+            ),
+        ];
+        for id in &osd_ids {
+            keys.push((
+                format!("osd.{id}"),
+                dir.join(format!("osd.{id}.keyring")),
+                vec![
+                    "osd",
+                    "allow *",
+                    "mon",
+                    "allow profile osd",
+                    "mgr",
+                    "allow profile osd",
+                ],
+            ));
+        }
         run(
             step,
             Command::new("ceph-authtool")
@@ -886,22 +928,23 @@ bluestore_block_size = 4294967296
                 .arg(&mon_keyring)
                 .args(["--gen-key", "-n", "mon.", "--cap", "mon", "allow *"]),
         )?;
-        run(
-            step,
-            Command::new("ceph-authtool")
-                .arg("--create-keyring")
-                .arg(&admin)
-                .args(["--gen-key", "-n", "client.admin"])
-                .args(["--cap", "mon", "allow *", "--cap", "osd", "allow *"])
-                .args(["--cap", "mds", "allow *", "--cap", "mgr", "allow *"]),
-        )?;
-        run(
-            step,
-            Command::new("ceph-authtool")
-                .arg(&mon_keyring)
-                .arg("--import-keyring")
-                .arg(&admin),
-        )?;
+        for (name, path, caps) in &keys {
+            let mut tool = Command::new("ceph-authtool");
+            tool.arg("--create-keyring")
+                .arg(path)
+                .args(["--gen-key", "-n", name]);
+            for cap in caps.chunks(2) {
+                tool.arg("--cap").args(cap);
+            }
+            run(step, &mut tool)?;
+            run(
+                step,
+                Command::new("ceph-authtool")
+                    .arg(&mon_keyring)
+                    .arg("--import-keyring")
+                    .arg(path),
+            )?;
+        }
         let monmap = dir.join("monmap");
         run(
             step,
@@ -929,36 +972,6 @@ bluestore_block_size = 4294967296
             Stop::Term(Duration::from_secs(10)),
         )?;
         self.add_daemon(d);
-        run(step, c("ceph").args(["mon", "enable-msgr2"]))?;
-        run(
-            step,
-            c("ceph").args([
-                "config",
-                "set",
-                "mon",
-                "auth_allow_insecure_global_id_reclaim",
-                "false",
-            ]),
-        )?;
-        let out = run(
-            step,
-            c("ceph").args([
-                "auth",
-                "get-or-create",
-                "mgr.x",
-                "mon",
-                "allow profile mgr",
-                "osd",
-                "allow *",
-                "mds",
-                "allow *",
-            ]),
-        )?;
-        write(
-            step,
-            &dir.join("mgr.x.keyring"),
-            &String::from_utf8_lossy(&out.stdout),
-        )?;
         mkdir(step, &dir.join("mgr/mgr.x"))?;
         let d = spawn_daemon(
             "the Ceph manager",
@@ -970,57 +983,39 @@ bluestore_block_size = 4294967296
             Stop::Term(Duration::from_secs(10)),
         )?;
         self.add_daemon(d);
-        // OSDs: created one by one (ids), formatted in parallel.
-        let mut osds = Vec::new();
-        for _ in 0..REAL_OSDS {
-            let uuid = std::fs::read_to_string("/proc/sys/kernel/random/uuid")
-                .map_err(|e| err(step, e))?
-                .trim()
-                .to_owned();
-            let id = stdout(&run(step, c("ceph").args(["osd", "new", &uuid]))?);
-            mkdir(step, &dir.join(format!("osd/osd.{id}")))?;
-            let out = run(
-                step,
-                c("ceph").args([
-                    "auth",
-                    "get-or-create",
-                    &format!("osd.{id}"),
-                    "osd",
-                    "allow *",
-                    "mon",
-                    "allow profile osd",
-                    "mgr",
-                    "allow profile osd",
-                ]),
-            )?;
-            write(
-                step,
-                &dir.join(format!("osd.{id}.keyring")),
-                &String::from_utf8_lossy(&out.stdout),
-            )?;
-            osds.push((id, uuid));
-        }
-        let mkfs: Vec<Result<Output, HarnessError>> = std::thread::scope(|s| {
-            let handles: Vec<_> = osds
+        // OSDs: registered and formatted in parallel (bluestore on a file).
+        let made: Vec<Result<(), HarnessError>> = std::thread::scope(|s| {
+            let handles: Vec<_> = osd_ids
                 .iter()
-                .map(|(id, uuid)| {
-                    let mut cmd = c("ceph-osd");
-                    cmd.args(["-i", id, "--mkfs", "--osd-uuid", uuid]);
-                    s.spawn(move || run("formatting a Ceph OSD", &mut cmd))
+                .map(|id| {
+                    let (mut register, mut mkfs) = (c("ceph"), c("ceph-osd"));
+                    let data = dir.join(format!("osd/osd.{id}"));
+                    s.spawn(move || {
+                        let uuid = std::fs::read_to_string("/proc/sys/kernel/random/uuid")
+                            .map_err(|e| err(step, e))?;
+                        let uuid = uuid.trim();
+                        run(step, register.args(["osd", "new", uuid, id]))?;
+                        mkdir(step, &data)?;
+                        run(
+                            "formatting a Ceph OSD",
+                            mkfs.args(["-i", id, "--mkfs", "--osd-uuid", uuid]),
+                        )?;
+                        Ok(())
+                    })
                 })
                 .collect();
             handles
                 .into_iter()
                 .map(|h| {
                     h.join()
-                        .unwrap_or_else(|_| Err(err(step, "an OSD format thread panicked")))
+                        .unwrap_or_else(|_| Err(err(step, "an OSD thread panicked")))
                 })
                 .collect()
         });
-        for r in mkfs {
+        for r in made {
             r?;
         }
-        for (id, _) in &osds {
+        for id in &osd_ids {
             let d = spawn_daemon(
                 &format!("Ceph OSD {id}"),
                 netns,
@@ -1196,6 +1191,18 @@ bluestore_block_size = 4294967296
             .arg(self.work.join(format!("journal-{}.json", m.name)))
             .env("RUST_BACKTRACE", "0");
         c
+    }
+
+    /// Runs `ovn-nbctl ARGS` against the real OVN northbound database.
+    pub fn ovn_nbctl(&self, args: &[&str]) -> Result<String, HarnessError> {
+        let out = run(
+            "asking the OVN northbound database",
+            Command::new("ovn-nbctl")
+                .arg(format!("--db={}", self.ovn_nb))
+                .arg("--timeout=10")
+                .args(args),
+        )?;
+        Ok(stdout(&out))
     }
 
     /// Runs `ceph ARGS` against the real Ceph cluster (JSON output).

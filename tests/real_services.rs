@@ -224,6 +224,18 @@ fn check_cluster(lab: &RealLab, members: &[&Machine]) {
         "{default:#}"
     );
 
+    // The real OVN northbound database has the network's router and
+    // switches (LXD names them after the network's id).
+    let routers = lab
+        .ovn_nbctl(&["--format=csv", "--columns=name", "list", "Logical_Router"])
+        .unwrap();
+    assert!(
+        routers
+            .lines()
+            .any(|l| l.starts_with("lxd-net") && l.ends_with("-lr")),
+        "{routers}"
+    );
+
     let profile = lxd.get("/1.0/profiles/default");
     assert_eq!(
         profile["devices"],
