@@ -210,6 +210,41 @@ pub fn preflight() -> Result<(), HarnessError> {
     Ok(())
 }
 
+/// Space the lab writes (Ceph's monitor and OSD databases, LXD, btrfs
+/// metadata; the disk images themselves are sparse), with a margin.
+const FREE_SPACE_NEEDED: u64 = 3 << 30;
+
+/// Fails when `dir`'s file system has less than [`FREE_SPACE_NEEDED`]
+/// free: a full disk makes the Ceph monitor stall, and its clients then
+/// only say that authentication timed out.
+fn check_free_space(dir: &Path) -> Result<(), HarnessError> {
+    let step = "checking free disk space";
+    let out = run(
+        step,
+        Command::new("df")
+            .args(["--output=avail", "--block-size=1"])
+            .arg(dir),
+    )?;
+    let text = stdout(&out);
+    let free: u64 = text
+        .lines()
+        .last()
+        .and_then(|l| l.trim().parse().ok())
+        .ok_or_else(|| err(step, format!("cannot read `df` output: {text}")))?;
+    if free < FREE_SPACE_NEEDED {
+        return Err(err(
+            step,
+            format!(
+                "{} has {} MiB free; the lab needs at least {} MiB",
+                dir.display(),
+                free >> 20,
+                FREE_SPACE_NEEDED >> 20
+            ),
+        ));
+    }
+    Ok(())
+}
+
 /// How a daemon is stopped.
 #[derive(Debug)]
 enum Stop {
@@ -435,6 +470,7 @@ impl RealLab {
         // From here on, `me` cleans up whatever was made, on any error.
         let _ = std::fs::remove_dir_all(&work);
         mkdir("preparing the work directory", &work)?;
+        check_free_space(&work)?;
         me.record("work", &work.display().to_string());
         me.record("netns", &format!("{tag}-sw"));
         for h in me.lab.hosts.clone() {
@@ -450,6 +486,24 @@ impl RealLab {
                 host,
             });
         }
+        match me.bring_up(&tag, machines, central, t) {
+            Ok(()) => Ok(me),
+            Err(e) => {
+                me.print_logs();
+                Err(e)
+            }
+        }
+    }
+
+    /// Starts everything, in order (see [`RealLab::start`]).
+    fn bring_up(
+        &mut self,
+        tag: &str,
+        machines: usize,
+        central: usize,
+        t: Instant,
+    ) -> Result<(), HarnessError> {
+        let me = self;
         me.services_netns = me.lab.services_namespace(machines)?;
         me.record("netns", &me.services_netns.clone());
         me.side_netns(&format!("{tag}-ovs"))?;
@@ -476,7 +530,7 @@ impl RealLab {
         let t = Instant::now();
         me.start_sim()?;
         me.phase("simulated MicroCeph and MicroOVN", t);
-        Ok(me)
+        Ok(())
     }
 
     fn phase(&mut self, name: &str, since: Instant) {
@@ -879,6 +933,9 @@ bluestore_block_size = 4294967296
             let mut cmd = Command::new("ip");
             cmd.args(["netns", "exec", netns, program, "--conf"])
                 .arg(&conf_path);
+            if program == "ceph" {
+                cmd.args(["--connect-timeout", "30"]);
+            }
             cmd
         };
         // Every key is made here and given to the monitor at mkfs time, so
@@ -1229,6 +1286,16 @@ bluestore_block_size = 4294967296
             let log = self.work.join("logs").join(format!("lxd-{}.log", m.name));
             eprintln!("== LXD log of {} ({})", m.name, log.display());
             eprintln!("{}", tail(&log, 25));
+        }
+        let ceph_logs = self.work.join("ceph/log");
+        let mut logs: Vec<PathBuf> = std::fs::read_dir(&ceph_logs)
+            .map(|d| d.filter_map(Result::ok).map(|e| e.path()).collect())
+            .unwrap_or_default();
+        logs.retain(|p| p.extension().is_some_and(|x| x == "log"));
+        logs.sort();
+        for log in logs {
+            eprintln!("== {}", log.display());
+            eprintln!("{}", tail(&log, 15));
         }
     }
 
