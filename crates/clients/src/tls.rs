@@ -17,7 +17,7 @@
 //! Only TLS 1.3 is offered (LXD and microcluster require it), using rustls'
 //! `ring` provider. The client always presents its [`Identity`].
 
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
 
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::crypto::CryptoProvider;
@@ -49,7 +49,6 @@ pub struct PinMismatch {
 pub struct PinnedServerCertVerifier {
     pinned: Fingerprint,
     provider: Arc<CryptoProvider>,
-    captured: Option<CertificateSlot>,
 }
 
 impl PinnedServerCertVerifier {
@@ -58,7 +57,6 @@ impl PinnedServerCertVerifier {
         PinnedServerCertVerifier {
             pinned,
             provider: crypto_provider(),
-            captured: None,
         }
     }
 
@@ -85,10 +83,6 @@ impl ServerCertVerifier for PinnedServerCertVerifier {
                     actual,
                 }))),
             ));
-        }
-        if let Some(slot) = &self.captured {
-            *slot.lock().unwrap_or_else(PoisonError::into_inner) =
-                Some(end_entity.clone().into_owned());
         }
         Ok(ServerCertVerified::assertion())
     }
@@ -130,21 +124,6 @@ impl ServerCertVerifier for PinnedServerCertVerifier {
 /// a server whose certificate has the `pinned` fingerprint.
 pub fn client_config(identity: &Identity, pinned: Fingerprint) -> Result<Arc<ClientConfig>, Error> {
     build(identity, PinnedServerCertVerifier::new(pinned))
-}
-
-/// Where a capturing verifier stores the accepted certificate.
-pub(crate) type CertificateSlot = Arc<Mutex<Option<CertificateDer<'static>>>>;
-
-/// Like [`client_config`], and also records the accepted server
-/// certificate in the returned slot (one configuration per handshake).
-pub(crate) fn capturing_client_config(
-    identity: &Identity,
-    pinned: Fingerprint,
-) -> Result<(Arc<ClientConfig>, CertificateSlot), Error> {
-    let slot = Arc::new(Mutex::new(None));
-    let mut verifier = PinnedServerCertVerifier::new(pinned);
-    verifier.captured = Some(Arc::clone(&slot));
-    Ok((build(identity, verifier)?, slot))
 }
 
 fn build(

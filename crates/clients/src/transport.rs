@@ -24,7 +24,7 @@
 //! [`Error::is_transient`] for how they are classified.
 
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, PoisonError};
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -60,8 +60,6 @@ enum Endpoint {
         address: String,
         server_name: ServerName<'static>,
         connector: TlsConnector,
-        identity: Identity,
-        pinned: Fingerprint,
     },
 }
 
@@ -122,8 +120,6 @@ impl Transport {
                 address: address.to_owned(),
                 server_name,
                 connector: TlsConnector::from(config),
-                identity: identity.clone(),
-                pinned,
             }),
             prefix: String::new(),
         })
@@ -159,69 +155,33 @@ impl Transport {
     }
 
     /// Sends one request and reads the whole response.
+    ///
+    /// Each request is logged at debug level with its service, node,
+    /// method, path and status (or error), never with a body: bodies carry
+    /// join tokens and certificates.
     pub async fn send(&self, ctx: &RequestContext, request: Request) -> Result<RawResponse, Error> {
         let timeout = request.timeout;
-        match tokio::time::timeout(timeout, self.exchange(ctx, request)).await {
+        let started = tokio::time::Instant::now();
+        let result = match tokio::time::timeout(timeout, self.exchange(ctx, request)).await {
             Ok(result) => result,
             Err(_elapsed) => Err(Error::Timeout {
                 ctx: Box::new(ctx.clone()),
                 endpoint: self.endpoint_description(),
                 after: timeout,
             }),
-        }
-    }
-
-    /// Connects to an HTTPS endpoint, completes the pinned handshake and
-    /// returns the server's certificate as PEM (LXD's join needs the
-    /// cluster certificate, whose fingerprint is in the join token).
-    pub async fn fetch_certificate(
-        &self,
-        ctx: &RequestContext,
-        timeout: Duration,
-    ) -> Result<String, Error> {
-        let Endpoint::Https {
-            address,
-            server_name,
-            identity,
-            pinned,
-            ..
-        } = &*self.endpoint
-        else {
-            return Err(Error::Protocol {
-                ctx: Box::new(ctx.clone()),
-                detail: "a unix socket has no server certificate to fetch".to_owned(),
-            });
         };
-        let (config, slot) = tls::capturing_client_config(identity, *pinned)?;
-        let connector = TlsConnector::from(config);
-        let handshake = async {
-            let tcp = self.connect_tcp(ctx, address).await?;
-            connector
-                .connect(server_name.clone(), tcp)
-                .await
-                .map_err(|e| tls_error(ctx, self.endpoint_description(), e))
-        };
-        match tokio::time::timeout(timeout, handshake).await {
-            Ok(Ok(_stream)) => {}
-            Ok(Err(e)) => return Err(e),
-            Err(_elapsed) => {
-                return Err(Error::Timeout {
-                    ctx: Box::new(ctx.clone()),
-                    endpoint: self.endpoint_description(),
-                    after: timeout,
-                });
-            }
+        let ms = started.elapsed().as_millis();
+        match &result {
+            Ok(response) => tracing::debug!(
+                service = %ctx.service, node = %ctx.node, status = response.status, ms,
+                "{} {}", ctx.method, ctx.path
+            ),
+            Err(e) => tracing::debug!(
+                service = %ctx.service, node = %ctx.node, ms, error = %e,
+                "{} {} failed", ctx.method, ctx.path
+            ),
         }
-        let der = slot.lock().unwrap_or_else(PoisonError::into_inner).take();
-        match der {
-            Some(der) => Ok(crate::cert::certificate_pem_from_der(der.as_ref())),
-            None => Err(Error::Protocol {
-                ctx: Box::new(ctx.clone()),
-                detail: format!(
-                    "the handshake with {address} completed without a server certificate"
-                ),
-            }),
-        }
+        result
     }
 
     async fn exchange(&self, ctx: &RequestContext, request: Request) -> Result<RawResponse, Error> {

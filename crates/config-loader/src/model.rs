@@ -45,6 +45,8 @@ pub struct Preseed {
     pub filters: StorageFilters,
     /// LXD settings (a microcloud extension).
     pub lxd: Lxd,
+    /// Deadlines per step class (the `timeouts:` extension).
+    pub timeouts: Timeouts,
 }
 
 impl Preseed {
@@ -288,6 +290,193 @@ impl fmt::Display for LocalPoolDriver {
     }
 }
 
+/// The classes of steps that share a deadline (the keys of `timeouts:`).
+///
+/// A step's deadline is the total time it may take, retries included; an
+/// attempt still running at the deadline is cut off. The defaults follow
+/// the limits MicroCloud itself applies to the same work, with room for
+/// retries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum StepClass {
+    /// Bootstrapping MicroCeph, MicroOVN and LXD clustering on the initiator.
+    Bootstrap,
+    /// Issuing a join token.
+    Token,
+    /// Joining a machine to a service's cluster.
+    Join,
+    /// Adding a Ceph OSD, setting the replication size.
+    Ceph,
+    /// Defining and creating storage pools, creating volumes.
+    Storage,
+    /// Defining and creating networks.
+    Network,
+    /// Server settings, the OVN northbound connection and the default profile.
+    Settings,
+}
+
+impl StepClass {
+    /// Every class, in the order steps usually run.
+    pub const ALL: [StepClass; 7] = [
+        StepClass::Bootstrap,
+        StepClass::Token,
+        StepClass::Join,
+        StepClass::Ceph,
+        StepClass::Storage,
+        StepClass::Network,
+        StepClass::Settings,
+    ];
+
+    /// The key under `timeouts:` and the name on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            StepClass::Bootstrap => "bootstrap",
+            StepClass::Token => "token",
+            StepClass::Join => "join",
+            StepClass::Ceph => "ceph",
+            StepClass::Storage => "storage",
+            StepClass::Network => "network",
+            StepClass::Settings => "settings",
+        }
+    }
+
+    /// The class called `name` (exact), if any.
+    pub fn from_name(name: &str) -> Option<StepClass> {
+        StepClass::ALL.into_iter().find(|c| c.name() == name)
+    }
+
+    /// The deadline when neither the preseed nor the command line sets one.
+    pub fn default_timeout(self) -> Duration {
+        let minutes = match self {
+            StepClass::Token => 1,
+            StepClass::Settings => 2,
+            StepClass::Bootstrap | StepClass::Network => 5,
+            StepClass::Join | StepClass::Ceph | StepClass::Storage => 10,
+        };
+        Duration::from_secs(minutes * 60)
+    }
+
+    /// What the class covers, for help texts.
+    pub fn covers(self) -> &'static str {
+        match self {
+            StepClass::Bootstrap => "bootstrapping MicroCeph, MicroOVN and LXD clustering",
+            StepClass::Token => "issuing a join token",
+            StepClass::Join => "joining a machine to a service's cluster",
+            StepClass::Ceph => "adding an OSD, setting the replication size",
+            StepClass::Storage => "defining and creating storage pools, creating volumes",
+            StepClass::Network => "defining and creating networks",
+            StepClass::Settings => "server settings, the OVN northbound connection, the profile",
+        }
+    }
+}
+
+impl fmt::Display for StepClass {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// Shortest step deadline accepted.
+pub const MIN_STEP_TIMEOUT: Duration = Duration::from_secs(1);
+/// Longest step deadline accepted.
+pub const MAX_STEP_TIMEOUT: Duration = Duration::from_secs(24 * 3600);
+
+/// Deadlines per step class: the ones set, and the defaults for the rest.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Timeouts {
+    set: std::collections::BTreeMap<StepClass, Duration>,
+}
+
+impl Timeouts {
+    /// The deadline of `class`: the one set, else its default.
+    pub fn get(&self, class: StepClass) -> Duration {
+        self.set
+            .get(&class)
+            .copied()
+            .unwrap_or_else(|| class.default_timeout())
+    }
+
+    /// Sets the deadline of `class` (a later setting wins).
+    pub fn set(&mut self, class: StepClass, deadline: Duration) {
+        self.set.insert(class, deadline);
+    }
+
+    /// Whether `class` has a deadline set (not its default).
+    pub fn is_set(&self, class: StepClass) -> bool {
+        self.set.contains_key(&class)
+    }
+}
+
+/// Parses a step deadline: a whole number of seconds (`90`), or numbers with
+/// the units `h`, `m` and `s` in that order (`90s`, `5m`, `1h30m`). The
+/// result lies within [`MIN_STEP_TIMEOUT`] and [`MAX_STEP_TIMEOUT`]; the
+/// error says what is wrong and how to write it.
+pub fn parse_step_timeout(text: &str) -> Result<Duration, String> {
+    let t = text.trim();
+    let how = "write seconds or a number with a unit (h, m, s), e.g. 90, 45s, 5m or 1h30m";
+    let seconds = if !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit()) {
+        t.parse::<u64>().ok()
+    } else {
+        parse_units(t)
+    };
+    let Some(seconds) = seconds else {
+        return Err(format!("{t:?} is not a duration: {how}"));
+    };
+    let d = Duration::from_secs(seconds);
+    if d < MIN_STEP_TIMEOUT || d > MAX_STEP_TIMEOUT {
+        return Err(format!(
+            "{t} is out of range: a step timeout must be between {} and {}",
+            format_duration(MIN_STEP_TIMEOUT),
+            format_duration(MAX_STEP_TIMEOUT)
+        ));
+    }
+    Ok(d)
+}
+
+/// `1h30m`-style text: each unit at most once, in the order h, m, s.
+fn parse_units(t: &str) -> Option<u64> {
+    let mut total: u64 = 0;
+    let mut rest = t;
+    let mut allowed = "hms";
+    if rest.is_empty() {
+        return None;
+    }
+    while !rest.is_empty() {
+        let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+        if digits == 0 || digits > 12 {
+            return None;
+        }
+        let n: u64 = rest[..digits].parse().ok()?;
+        let unit = rest[digits..].chars().next()?;
+        let at = allowed.find(unit)?;
+        allowed = &allowed[at + 1..];
+        let factor = match unit {
+            'h' => 3600,
+            'm' => 60,
+            _ => 1,
+        };
+        total = total.checked_add(n.checked_mul(factor)?)?;
+        rest = &rest[digits + 1..];
+    }
+    Some(total)
+}
+
+/// A duration as `1h30m`, `5m`, `45s` (whole seconds; `0s` for zero).
+pub fn format_duration(d: Duration) -> String {
+    let s = d.as_secs();
+    let (h, m, s) = (s / 3600, s / 60 % 60, s % 60);
+    let mut out = String::new();
+    if h > 0 {
+        out.push_str(&format!("{h}h"));
+    }
+    if m > 0 {
+        out.push_str(&format!("{m}m"));
+    }
+    if s > 0 || out.is_empty() {
+        out.push_str(&format!("{s}s"));
+    }
+    out
+}
+
 /// Disk filters, in file order.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct StorageFilters {
@@ -524,5 +713,56 @@ mod tests {
             r.is_some_and(|r| r.contains(Ipv4Addr::new(10, 0, 0, 15))
                 && !r.contains(Ipv4Addr::new(10, 0, 0, 21)))
         );
+    }
+    #[test]
+    fn step_timeouts() {
+        let ok = |t: &str| parse_step_timeout(t).map(|d| d.as_secs());
+        assert_eq!(ok("90"), Ok(90));
+        assert_eq!(ok(" 45s "), Ok(45));
+        assert_eq!(ok("5m"), Ok(300));
+        assert_eq!(ok("1h30m"), Ok(5400));
+        assert_eq!(ok("1m30s"), Ok(90));
+        assert_eq!(ok("24h"), Ok(86400));
+        for bad in [
+            "",
+            "5 minutes",
+            "m",
+            "1.5m",
+            "30s1m",
+            "5mm",
+            "-3",
+            "1h1h",
+            "5d",
+        ] {
+            assert!(
+                parse_step_timeout(bad)
+                    .unwrap_err()
+                    .contains("is not a duration: write seconds or a number with a unit"),
+                "{bad}"
+            );
+        }
+        assert_eq!(
+            parse_step_timeout("0s").unwrap_err(),
+            "0s is out of range: a step timeout must be between 1s and 24h"
+        );
+        assert!(
+            parse_step_timeout("25h")
+                .unwrap_err()
+                .contains("out of range")
+        );
+        assert!(parse_step_timeout("99999999999999999999").is_err());
+        assert_eq!(format_duration(Duration::from_secs(5400)), "1h30m");
+        assert_eq!(format_duration(Duration::from_secs(61)), "1m1s");
+        assert_eq!(format_duration(Duration::ZERO), "0s");
+        for c in StepClass::ALL {
+            assert_eq!(StepClass::from_name(c.name()), Some(c));
+            let d = c.default_timeout();
+            assert!(d >= MIN_STEP_TIMEOUT && d <= MAX_STEP_TIMEOUT);
+        }
+        let mut t = Timeouts::default();
+        assert_eq!(t.get(StepClass::Join), Duration::from_secs(600));
+        t.set(StepClass::Join, Duration::from_secs(5));
+        assert_eq!(t.get(StepClass::Join), Duration::from_secs(5));
+        assert!(t.is_set(StepClass::Join) && !t.is_set(StepClass::Ceph));
     }
 }

@@ -53,6 +53,49 @@ pub struct RawPreseed {
     /// LXD settings. Extension: a microcloud extension, not understood by
     /// upstream MicroCloud (which always uses ZFS for the `local` pool).
     pub lxd: Option<RawLxd>,
+    /// Deadlines per step class: the total time one step may take, retries
+    /// included. Extension: not understood by upstream MicroCloud.
+    pub timeouts: Option<RawTimeouts>,
+}
+
+/// Deadlines per step class, each as seconds (`90`) or with units (`45s`,
+/// `5m`, `1h30m`), between 1s and 24h. This whole section is a microcloud
+/// extension; Canonical MicroCloud does not know it. The command line's
+/// `--timeout CLASS=DURATION` overrides it.
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(rename = "Timeouts")]
+pub struct RawTimeouts {
+    /// Bootstrapping MicroCeph, MicroOVN and LXD clustering (default 5m).
+    pub bootstrap: Option<String>,
+    /// Issuing a join token (default 1m).
+    pub token: Option<String>,
+    /// Joining a machine to a service's cluster (default 10m).
+    pub join: Option<String>,
+    /// Adding a Ceph OSD, setting the replication size (default 10m).
+    pub ceph: Option<String>,
+    /// Defining and creating storage pools, creating volumes (default 10m).
+    pub storage: Option<String>,
+    /// Defining and creating networks (default 5m).
+    pub network: Option<String>,
+    /// Server settings, the OVN northbound connection and the default
+    /// profile (default 2m).
+    pub settings: Option<String>,
+}
+
+impl RawTimeouts {
+    /// The values given, by key, in class order.
+    pub fn entries(&self) -> [(&'static str, Option<&str>); 7] {
+        [
+            ("bootstrap", self.bootstrap.as_deref()),
+            ("token", self.token.as_deref()),
+            ("join", self.join.as_deref()),
+            ("ceph", self.ceph.as_deref()),
+            ("storage", self.storage.as_deref()),
+            ("network", self.network.as_deref()),
+            ("settings", self.settings.as_deref()),
+        ]
+    }
 }
 
 /// LXD settings. This whole section is a microcloud extension; Canonical

@@ -19,11 +19,11 @@ use crate::filter::DiskFilter;
 use crate::model::{
     Ceph, DEFAULT_LOOKUP_TIMEOUT, DEFAULT_SESSION_TIMEOUT, DirectDisk, DiskPath, FilterRule,
     HostName, Initiator, InterfaceName, Ipv4Range, Ipv4Uplink, LocalPoolDriver, Lxd, MAX_TIMEOUT,
-    Ovn, Passphrase, Preseed, StorageFilters, System,
+    Ovn, Passphrase, Preseed, StepClass, StorageFilters, System, Timeouts, parse_step_timeout,
 };
 use crate::node::{KeyPath, Loc, Node};
 use crate::raw::{
-    RawCeph, RawDiskFilter, RawLxd, RawOvn, RawPreseed, RawStorageFilters, RawSystem,
+    RawCeph, RawDiskFilter, RawLxd, RawOvn, RawPreseed, RawStorageFilters, RawSystem, RawTimeouts,
 };
 
 /// Name of the environment variable that may carry the session passphrase.
@@ -152,6 +152,7 @@ pub(crate) fn validate(
     let ovn = ovn(&mut c, raw.ovn.as_ref());
     let filters = filters(&mut c, raw.storage.as_ref());
     let lxd = lxd(&mut c, raw.lxd.as_ref());
+    let timeouts = step_timeouts(&mut c, raw.timeouts.as_ref());
 
     // With an unusable initiator the checks below still run against a
     // stand-in (its errors are already recorded, so no preseed is returned).
@@ -187,6 +188,7 @@ pub(crate) fn validate(
         ceph: Ceph::default(),
         filters,
         lxd,
+        timeouts,
     };
     preseed.passphrase = passphrase(&mut c, raw, env, &preseed);
     preseed.ceph = ceph(&mut c, raw.ceph.as_ref(), &preseed);
@@ -860,6 +862,33 @@ fn lxd(c: &mut Checker<'_>, raw: Option<&RawLxd>) -> Lxd {
         help,
     );
     Lxd::default()
+}
+
+/// The `timeouts:` extension: each key a step class, each value a duration
+/// within bounds.
+fn step_timeouts(c: &mut Checker<'_>, raw: Option<&RawTimeouts>) -> Timeouts {
+    let mut timeouts = Timeouts::default();
+    let Some(raw) = raw else {
+        return timeouts;
+    };
+    for (key, text) in raw.entries() {
+        let (Some(text), Some(class)) = (text, StepClass::from_name(key)) else {
+            continue;
+        };
+        let path = KeyPath::root().key("timeouts").key(key);
+        match parse_step_timeout(text) {
+            Ok(d) => timeouts.set(class, d),
+            Err(message) => c.error_help(
+                &path,
+                message,
+                format!(
+                    "omit the key for the default of {}",
+                    crate::model::format_duration(class.default_timeout())
+                ),
+            ),
+        }
+    }
+    timeouts
 }
 
 fn filters(c: &mut Checker<'_>, raw: Option<&RawStorageFilters>) -> StorageFilters {

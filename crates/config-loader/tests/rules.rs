@@ -1163,3 +1163,84 @@ lxd:
         "the `dir` local pool driver takes no disk, so local disk filters cannot be used",
     );
 }
+
+// --- timeouts (microcloud extension) --------------------------------------
+
+#[test]
+fn step_timeouts_are_durations_within_bounds() {
+    use config_loader::model::StepClass;
+    use std::time::Duration;
+    let base = "initiator: a\nlookup_subnet: 10.0.0.0/24\nsystems:\n  - name: a\n";
+    let yaml = format!("{base}timeouts:\n  join: 15m\n  ceph: 90\n  token: 1m30s\n");
+    clean(&yaml);
+    let report = load(&yaml, &FakeEnvironment::default());
+    let t = &report.preseed().unwrap().timeouts;
+    assert_eq!(t.get(StepClass::Join), Duration::from_secs(900));
+    assert_eq!(t.get(StepClass::Ceph), Duration::from_secs(90));
+    assert_eq!(t.get(StepClass::Token), Duration::from_secs(90));
+    // Classes left out keep their defaults.
+    assert_eq!(t.get(StepClass::Storage), Duration::from_secs(600));
+    assert!(!t.is_set(StepClass::Storage));
+
+    let yaml = format!("{base}timeouts:\n  join: 5 minutes\n  storage: 0\n  network: 48h\n");
+    expect(
+        &yaml,
+        ERROR,
+        "timeouts.join",
+        6,
+        "\"5 minutes\" is not a duration: write seconds or a number with a unit (h, m, s), e.g. 90, 45s, 5m or 1h30m",
+    );
+    expect(
+        &yaml,
+        ERROR,
+        "timeouts.storage",
+        7,
+        "0 is out of range: a step timeout must be between 1s and 24h",
+    );
+    expect(
+        &yaml,
+        ERROR,
+        "timeouts.network",
+        8,
+        "48h is out of range: a step timeout must be between 1s and 24h",
+    );
+    let report = load(&yaml, &FakeEnvironment::default());
+    let help: Vec<_> = report
+        .diagnostics()
+        .iter()
+        .filter_map(|d| d.help.as_deref())
+        .collect();
+    assert_eq!(
+        help,
+        [
+            "omit the key for the default of 10m",
+            "omit the key for the default of 10m",
+            "omit the key for the default of 5m"
+        ]
+    );
+}
+
+#[test]
+fn step_timeout_classes_are_checked_like_every_key() {
+    let base = "initiator: a\nlookup_subnet: 10.0.0.0/24\nsystems:\n  - name: a\n";
+    expect(
+        &format!("{base}timeouts:\n  joins: 5m\n"),
+        ERROR,
+        "timeouts.joins",
+        6,
+        "unknown key `joins` in `timeouts`",
+    );
+    expect(
+        &format!("{base}timeouts: 5m\n"),
+        ERROR,
+        "timeouts",
+        5,
+        "expected a mapping (keys and values), found text",
+    );
+    let report = load(
+        &format!("{base}timeouts:\n  joins: 5m\n"),
+        &FakeEnvironment::default(),
+    );
+    let d = report.diagnostics().iter().next().unwrap();
+    assert_eq!(d.help.as_deref(), Some("did you mean `join`?"));
+}

@@ -34,9 +34,11 @@ use clients::lxd::{
 use clients::microceph::{DisksPost, MicroCephApi, PoolPut};
 use clients::microcluster::MicroclusterApi;
 use clients::microovn::MicroOvnApi;
+use config_loader::model::{StepClass, Timeouts};
 use planner::plan::{Action, Plan, Service, Step, TokenField};
 
 use crate::dag::{Dag, DagError, Node, StepId};
+use crate::retry::Deadlines;
 use crate::run::{Outcome, Runner, StepError};
 
 /// The clients of one machine.
@@ -149,10 +151,28 @@ impl<L, C, O> PlanRunner<L, C, O> {
     pub fn plan(&self) -> &Plan {
         &self.plan
     }
+
+    /// The clients of machine `node`, if the runner has them (for reading
+    /// the cluster's state once the plan has run).
+    pub fn clients(&self, node: &str) -> Option<&NodeClients<L, C, O>> {
+        self.nodes.get(node)
+    }
+}
+
+/// The scheduler's deadlines for a plan's steps: every [`StepClass`] with
+/// its deadline from `timeouts` (set, or the class's default).
+pub fn deadlines(timeouts: &Timeouts) -> Deadlines {
+    Deadlines {
+        per_class: StepClass::ALL
+            .into_iter()
+            .map(|c| (c.name().to_owned(), timeouts.get(c)))
+            .collect(),
+        ..Deadlines::default()
+    }
 }
 
 /// The scheduler's view of a plan: every step, with its dependencies,
-/// serialisation group and deadline class (its action kind).
+/// serialisation group and deadline class ([`Action::step_class`]).
 pub fn dag_of(plan: &Plan) -> Result<Dag, DagError> {
     Dag::new(
         plan.steps
@@ -161,7 +181,7 @@ pub fn dag_of(plan: &Plan) -> Result<Dag, DagError> {
                 id: StepId(s.id.0.clone()),
                 deps: s.depends_on.iter().map(|d| StepId(d.0.clone())).collect(),
                 group: s.serial_group.clone(),
-                class: s.action.kind_name().to_owned(),
+                class: s.action.step_class().name().to_owned(),
             })
             .collect(),
     )
@@ -997,4 +1017,20 @@ where
 {
     let dag = dag_of(runner.plan())?;
     Ok(crate::run::execute(&dag, runner, options, events, cancel).await)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_step_class_gets_its_deadline() {
+        let mut timeouts = Timeouts::default();
+        timeouts.set(StepClass::Join, Duration::from_secs(7));
+        let d = deadlines(&timeouts);
+        assert_eq!(d.per_class.len(), StepClass::ALL.len());
+        assert_eq!(d.of("join"), Duration::from_secs(7));
+        assert_eq!(d.of("token"), StepClass::Token.default_timeout());
+        assert_eq!(d.of("settings"), Duration::from_secs(120));
+    }
 }

@@ -130,6 +130,8 @@ pub enum Failure<E> {
     Permanent(E),
     /// The class deadline passed; the last error if there was one.
     DeadlineExceeded {
+        /// The step's deadline class.
+        class: String,
         /// The deadline.
         deadline: Duration,
         /// The error of the latest failed attempt, if any attempt failed
@@ -148,20 +150,26 @@ impl<E: std::fmt::Display> std::fmt::Display for Failure<E> {
         match self {
             Failure::Permanent(e) => write!(f, "{e}"),
             Failure::DeadlineExceeded {
+                class,
                 deadline,
                 last: Some(e),
             } => {
                 write!(
                     f,
-                    "gave up after {} s of retries; last error: {e}",
-                    deadline.as_secs()
+                    "gave up after {} of retries (the deadline of `{class}` steps); last error: {e}",
+                    seconds(*deadline)
                 )
             }
             Failure::DeadlineExceeded {
+                class,
                 deadline,
                 last: None,
             } => {
-                write!(f, "did not finish within {} s", deadline.as_secs())
+                write!(
+                    f,
+                    "did not finish within {} (the deadline of `{class}` steps)",
+                    seconds(*deadline)
+                )
             }
             Failure::Cancelled { last } => {
                 write!(f, "cancelled while retrying; last error: {last}")
@@ -181,6 +189,15 @@ impl<E: std::error::Error + 'static> Failure<E> {
             Failure::DeadlineExceeded { last: None, .. } => None,
         };
         with_sources(self.to_string(), inner)
+    }
+}
+
+/// `5 s`, or `1.5 s` for a deadline that is not a whole number of seconds.
+fn seconds(d: Duration) -> String {
+    if d.subsec_nanos() == 0 {
+        format!("{} s", d.as_secs())
+    } else {
+        format!("{:.1} s", d.as_secs_f64())
     }
 }
 
@@ -215,6 +232,8 @@ pub enum StepResult<E> {
         outcome: Outcome,
         /// Attempts made.
         attempts: u32,
+        /// When it first started, from the start of the run.
+        started: Duration,
         /// Time from its first start.
         elapsed: Duration,
     },
@@ -224,6 +243,8 @@ pub enum StepResult<E> {
         failure: Failure<E>,
         /// Attempts made.
         attempts: u32,
+        /// When it first started, from the start of the run.
+        started: Duration,
         /// Time from its first start.
         elapsed: Duration,
     },
@@ -285,6 +306,7 @@ pub async fn execute<R: Runner>(
     let mut ready: BTreeSet<usize> = (0..nodes.len()).filter(|i| waiting[*i] == 0).collect();
     let mut busy_groups: BTreeSet<String> = BTreeSet::new();
     let mut running: JoinSet<Finished<R::Error>> = JoinSet::new();
+    let mut started_at: BTreeMap<usize, Duration> = BTreeMap::new();
     let mut results: BTreeMap<usize, StepResult<R::Error>> = BTreeMap::new();
     let mut finish_order = Vec::new();
     let mut stop: Option<NotStarted> = None;
@@ -333,9 +355,12 @@ pub async fn execute<R: Runner>(
                 });
                 let deadline = options.deadlines.of(&node.class);
                 let seed = options.seed ^ fnv(&node.id.0);
+                tracing::debug!(step = %node.id, class = %node.class, deadline_s = deadline.as_secs_f64(), "starting step");
+                started_at.insert(i, started.elapsed());
                 running.spawn(attempt_loop(
                     i,
                     node.id.clone(),
+                    node.class.clone(),
                     runner.clone(),
                     options.retry.clone(),
                     deadline,
@@ -373,6 +398,7 @@ pub async fn execute<R: Runner>(
         finish_order.push(nodes[i].id.clone());
         match result {
             Ok((outcome, attempts)) => {
+                tracing::debug!(step = %nodes[i].id, ?outcome, attempts, elapsed_s = elapsed.as_secs_f64(), "step done");
                 send(Event::Finished {
                     step: nodes[i].id.clone(),
                     outcome,
@@ -383,6 +409,7 @@ pub async fn execute<R: Runner>(
                     StepResult::Done {
                         outcome,
                         attempts,
+                        started: started_at.get(&i).copied().unwrap_or_default(),
                         elapsed,
                     },
                 );
@@ -394,6 +421,7 @@ pub async fn execute<R: Runner>(
                 }
             }
             Err((failure, attempts)) => {
+                tracing::debug!(step = %nodes[i].id, attempts, elapsed_s = elapsed.as_secs_f64(), "step failed");
                 send(Event::Failed {
                     step: nodes[i].id.clone(),
                     error: failure.full_message(),
@@ -404,6 +432,7 @@ pub async fn execute<R: Runner>(
                     StepResult::Failed {
                         failure,
                         attempts,
+                        started: started_at.get(&i).copied().unwrap_or_default(),
                         elapsed,
                     },
                 );
@@ -439,6 +468,7 @@ pub async fn execute<R: Runner>(
 async fn attempt_loop<R: Runner>(
     index: usize,
     step: StepId,
+    class: String,
     runner: Arc<R>,
     retry: RetryPolicy,
     deadline: Duration,
@@ -466,6 +496,7 @@ async fn attempt_loop<R: Runner>(
                 attempt,
             });
         }
+        tracing::trace!(step = %step, attempt, "attempt");
         let result = tokio::time::timeout_at(end, runner.run(&step, attempt)).await;
         let error = match result {
             Ok(Ok(outcome)) => return (index, Ok((outcome, attempt)), start.elapsed()),
@@ -478,7 +509,9 @@ async fn attempt_loop<R: Runner>(
             }
             Ok(Err(e)) => e,
             Err(_) => {
+                tracing::debug!(step = %step, attempt, "attempt cut off at the deadline");
                 let failure = Failure::DeadlineExceeded {
+                    class,
                     deadline,
                     last: previous,
                 };
@@ -489,6 +522,7 @@ async fn attempt_loop<R: Runner>(
         let delay = retry.delay(attempt, unit);
         if Instant::now() + delay >= end {
             let failure = Failure::DeadlineExceeded {
+                class,
                 deadline,
                 last: Some(error),
             };
@@ -518,7 +552,7 @@ async fn attempt_loop<R: Runner>(
 }
 
 fn tracing_panic(error: &tokio::task::JoinError) {
-    eprintln!("internal error: a step task ended abnormally: {error}");
+    tracing::error!("internal error: a step task ended abnormally: {error}");
 }
 
 /// FNV-1a, to derive a per-step jitter seed from its id.

@@ -166,6 +166,16 @@ async fn dependencies_order_the_work_and_independent_steps_overlap() {
     let ids: Vec<&str> = report.finish_order.iter().map(|s| s.0.as_str()).collect();
     assert_eq!((ids[0], ids[3]), ("a", "d"));
     assert_eq!(report.elapsed, Duration::from_millis(30));
+    // Each step's start, from the start of the run: after what it needs.
+    let started = |id: &str| match &report.results[&StepId(id.into())] {
+        StepResult::Done { started, .. } => *started,
+        other => panic!("{other:?}"),
+    };
+    let at = |ms| Duration::from_millis(ms);
+    assert_eq!(
+        [started("a"), started("b"), started("c"), started("d")],
+        [at(0), at(10), at(10), at(20)]
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -258,7 +268,7 @@ async fn retries_stop_at_the_deadline_with_the_last_error() {
     assert!(*attempts > 3);
     assert_eq!(
         failure.to_string(),
-        "gave up after 5 s of retries; last error: a is not ready"
+        "gave up after 5 s of retries (the deadline of `default` steps); last error: a is not ready"
     );
 }
 
@@ -270,7 +280,10 @@ async fn a_hanging_step_is_cut_off_at_its_deadline() {
     let StepResult::Failed { failure, .. } = &report.results[&StepId("a".into())] else {
         panic!()
     };
-    assert_eq!(failure.to_string(), "did not finish within 5 s");
+    assert_eq!(
+        failure.to_string(),
+        "did not finish within 5 s (the deadline of `default` steps)"
+    );
     assert!(matches!(
         report.results[&StepId("b".into())],
         StepResult::NotStarted(NotStarted::DependencyNotDone)
@@ -292,9 +305,43 @@ async fn a_step_that_fails_then_hangs_at_the_deadline_still_names_its_error() {
     assert_eq!(*attempts, 2);
     assert_eq!(
         failure.to_string(),
-        "gave up after 5 s of retries; last error: a is not ready"
+        "gave up after 5 s of retries (the deadline of `default` steps); last error: a is not ready"
     );
     assert_eq!(report.elapsed, Duration::from_secs(5));
+}
+
+#[tokio::test(start_paused = true)]
+async fn each_class_has_its_own_deadline() {
+    let mut quick = node("quick", &[], None);
+    quick.class = "token".into();
+    let slow = node("slow", &[], None);
+    let dag = Dag::new(vec![quick, slow]).unwrap();
+    let script = Script::new(&[("quick", vec![Act::Hang]), ("slow", vec![Act::Hang])]);
+    let mut opts = options(2);
+    opts.deadlines
+        .per_class
+        .insert("token".into(), Duration::from_secs(2));
+    let (report, _) = run(&dag, &script, &opts).await;
+    let message = |id: &str| match &report.results[&StepId(id.into())] {
+        StepResult::Failed {
+            failure, elapsed, ..
+        } => (failure.to_string(), *elapsed),
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(
+        message("quick"),
+        (
+            "did not finish within 2 s (the deadline of `token` steps)".to_owned(),
+            Duration::from_secs(2)
+        )
+    );
+    assert_eq!(
+        message("slow"),
+        (
+            "did not finish within 5 s (the deadline of `default` steps)".to_owned(),
+            Duration::from_secs(5)
+        )
+    );
 }
 
 #[tokio::test(start_paused = true)]

@@ -14,15 +14,24 @@ use std::process::ExitCode;
 /// Exit status when the input is invalid (as opposed to 1 for other failures).
 const EXIT_INVALID: u8 = 2;
 
+mod live;
+mod logging;
 mod multi;
+mod options;
 mod preseed;
 mod progress;
+mod report;
 
 #[derive(Parser)]
 #[command(name = "microcloud", version, about, long_about = None)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// More logs on standard error: -v debug (every service request with
+    /// its method, path and status; step starts, ends and deadlines), -vv
+    /// trace. RUST_LOG (e.g. `clients=debug`) overrides both.
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    verbose: u8,
 }
 
 #[derive(Subcommand)]
@@ -68,6 +77,10 @@ enum Command {
     /// the initiator opens the trust session and drives the run; the other
     /// machines join with the passphrase, lend their services through an
     /// agent, and report the outcome the initiator sends them.
+    ///
+    /// Progress: a live view when standard output is a terminal, one line
+    /// per event otherwise, JSON lines with `--output json`. NO_COLOR turns
+    /// colour off.
     ///
     /// Exit status: 0 success (including nothing to do), 1 the run failed,
     /// 2 the preseed is invalid, cannot be planned or failed a pre-flight
@@ -116,6 +129,8 @@ enum Command {
         /// or DIR/microcloud-journal.json with --sim-dir).
         #[arg(long, value_name = "PATH")]
         journal: Option<PathBuf>,
+        #[command(flatten)]
+        run_options: options::RunOptions,
     },
     /// Print the JSON Schema of the preseed format.
     Schema,
@@ -152,6 +167,7 @@ impl Environment for HostEnvironment {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    logging::init(cli.verbose);
     match run(cli) {
         Ok(code) => code,
         Err(e) => {
@@ -177,6 +193,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             format,
             max_parallel,
             journal,
+            run_options,
         } => preseed::run(preseed::Args {
             file,
             sim_dir,
@@ -198,6 +215,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             format,
             max_parallel,
             journal,
+            run_options,
         }),
         Command::Plan {
             file,

@@ -31,6 +31,7 @@ use tokio::sync::{mpsc, watch};
 
 use crate::multi::{self, Peers};
 use crate::progress::Progress;
+use crate::report::Final;
 use crate::{EXIT_INVALID, Format, HostEnvironment, print_diagnostics, read_input};
 
 /// Exit status when the run was interrupted (Ctrl-C).
@@ -49,6 +50,7 @@ pub struct Args {
     pub format: Format,
     pub max_parallel: usize,
     pub journal: Option<PathBuf>,
+    pub run_options: crate::options::RunOptions,
 }
 
 pub(crate) type Clients = NodeClients<LxdClient, MicroCephClient, MicroOvnClient>;
@@ -457,6 +459,7 @@ pub(crate) async fn drive(
         }
         return Ok(Ending::new(0, "dry run: nothing was changed"));
     }
+    let warnings = crate::report::warnings(&run.report, &run.name, &plan);
     let total = plan.steps.len();
     let todo = plan.steps.iter().filter(|s| !s.status.is_done()).count();
     let mut progress = Progress::new(args.format, &plan);
@@ -487,6 +490,7 @@ pub(crate) async fn drive(
     let runner = Arc::new(PlanRunner::new(plan, clients));
     let options = Options {
         max_parallel: args.max_parallel.max(1),
+        deadlines: executor::apply::deadlines(&args.run_options.timeouts(&preseed.timeouts)),
         ..Options::default()
     };
     let (event_tx, mut event_rx) = mpsc::unbounded_channel();
@@ -543,7 +547,19 @@ pub(crate) async fn drive(
     journal_file
         .save(&mut journal)
         .with_context(|| format!("cannot write the journal {}", journal_file.path().display()))?;
-    progress.report(&report, runner.plan(), journal_file.path());
+    let state = crate::report::gather_through(&runner).await;
+    let summary = Final::new(
+        runner.plan(),
+        &report,
+        state,
+        warnings,
+        interrupted || lost.is_some(),
+    )
+    .with_journal(journal_file.path());
+    progress.report(&summary);
+    if let Some(path) = &args.run_options.report {
+        summary.write(path)?;
+    }
     Ok(if report.succeeded() {
         Ending::new(
             0,

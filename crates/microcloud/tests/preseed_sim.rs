@@ -51,20 +51,102 @@ fn example_at(base: [u8; 3], dir: &Path) -> PathBuf {
     path
 }
 
+/// Runs `microcloud preseed ARGS FILE` off the async runtime.
+async fn preseed_async(args: Vec<String>, file: PathBuf) -> Output {
+    tokio::task::spawn_blocking(move || {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        preseed(&args, &file)
+    })
+    .await
+    .unwrap()
+}
+
+/// Times (`1.2s`, `12.0s`) as `#.#s`, so that reports can be compared.
+fn normalise_times(text: &str) -> String {
+    let chars: Vec<char> = text.chars().collect();
+    let mut out = String::new();
+    let mut i = 0;
+    while i < chars.len() {
+        let start = i;
+        while i < chars.len() && chars[i].is_ascii_digit() {
+            i += 1;
+        }
+        if i > start
+            && i + 2 < chars.len()
+            && chars[i] == '.'
+            && chars[i + 1].is_ascii_digit()
+            && chars[i + 2] == 's'
+            && (start == 0 || !chars[start - 1].is_ascii_alphanumeric())
+        {
+            out.push_str("#.#s");
+            i += 3;
+        } else if i > start {
+            out.extend(&chars[start..i]);
+        } else {
+            out.push(chars[i]);
+            i += 1;
+        }
+    }
+    out
+}
+
+/// The human report of a run (from the summary line on), with times, the
+/// temporary directory and OSD numbers (which depend on the order the
+/// disks were added in) normalised.
+fn human_report(stdout: &str, dir: &Path) -> String {
+    let start = stdout
+        .find("\nMicroCloud is ready")
+        .expect("a final report")
+        + 1;
+    let report = normalise_times(&stdout[start..]).replace(dir.to_str().unwrap(), "<dir>");
+    report
+        .lines()
+        .map(|line| {
+            // `  node1    3    /dev/disk/...` in the OSD table.
+            let mut words = line.split_whitespace();
+            match (words.next(), words.next(), words.next()) {
+                (Some(m), Some(n), Some(disk))
+                    if m.starts_with("node")
+                        && n.chars().all(|c| c.is_ascii_digit())
+                        && disk.starts_with("/dev/") =>
+                {
+                    line.replacen(&format!(" {n} "), &format!(" {} ", "#".repeat(n.len())), 1)
+                }
+                _ => line.to_owned(),
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+        + "\n"
+}
+
+/// The JSON report with times, the journal path and OSD numbers normalised.
+fn normalise_json(value: &mut serde_json::Value) {
+    match value {
+        serde_json::Value::Object(map) => {
+            for (key, v) in map.iter_mut() {
+                if key.ends_with("_s") && v.is_number() {
+                    *v = serde_json::json!(0);
+                } else if key == "osd" || key == "journal" {
+                    *v = serde_json::json!("#");
+                } else {
+                    normalise_json(v);
+                }
+            }
+        }
+        serde_json::Value::Array(items) => items.iter_mut().for_each(normalise_json),
+        _ => {}
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn forms_three_simulated_machines_and_a_rerun_changes_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let _sim = start(3, Ipv4Addr::new(127, 0, 71, 1), dir.path()).await;
     let file = example_at([127, 0, 71], dir.path());
-    let sim_dir = dir.path().to_str().unwrap();
+    let sim_dir = dir.path().to_str().unwrap().to_owned();
 
-    let first = tokio::task::spawn_blocking({
-        let file = file.clone();
-        let sim_dir = sim_dir.to_owned();
-        move || preseed(&["--sim-dir", &sim_dir], &file)
-    })
-    .await
-    .unwrap();
+    let first = preseed_async(vec!["--sim-dir".into(), sim_dir.clone()], file.clone()).await;
     let out = text(&first.stdout);
     assert_eq!(
         first.status.code(),
@@ -80,32 +162,57 @@ async fn forms_three_simulated_machines_and_a_rerun_changes_nothing() {
         out.contains("ok node2: join LXD at 127.0.71.2:8443 via 127.0.71.1:8443"),
         "{out}"
     );
+    // Not a terminal: plain lines, never colour, then the final report.
+    assert!(!out.contains('\x1b'), "{out}");
     assert!(
         out.contains("MicroCloud is ready: 48 step(s) changed something, 0 were already done"),
         "{out}"
     );
+    microcloud_tests::assert_snapshot(
+        "crates/microcloud/tests/snapshots/sim-formed.txt",
+        &human_report(&out, dir.path()),
+    );
 
-    let again = tokio::task::spawn_blocking({
-        let file = file.clone();
-        let sim_dir = sim_dir.to_owned();
-        move || preseed(&["--sim-dir", &sim_dir, "--output", "json"], &file)
-    })
-    .await
-    .unwrap();
+    let report_file = dir.path().join("report.json");
+    let again = preseed_async(
+        vec![
+            "--sim-dir".into(),
+            sim_dir.clone(),
+            "--output".into(),
+            "json".into(),
+            "--report".into(),
+            report_file.display().to_string(),
+        ],
+        file.clone(),
+    )
+    .await;
     assert_eq!(again.status.code(), Some(0), "{}", text(&again.stderr));
     let lines: Vec<serde_json::Value> = text(&again.stdout)
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
-    assert!(lines.iter().all(|l| l["v"] == 1));
-    let report = lines.last().unwrap();
-    assert_eq!(report["event"], "report");
-    assert_eq!(report["succeeded"], true);
+    assert!(lines.iter().all(|l| l["v"] == 1 && l["t"].is_number()));
+    let last = lines.last().unwrap();
+    assert_eq!(last["event"], "report");
+    let report = &last["report"];
+    assert_eq!(report["format_version"], 1);
+    assert_eq!(report["outcome"], "succeeded");
     assert_eq!(
-        report["changed"], 0,
+        report["steps"]["changed"], 0,
         "a formed cluster needs nothing: {report}"
     );
-    assert_eq!(report["already_done"], 48);
+    assert_eq!(report["steps"]["already_done"], 48);
+    // The report file holds the same document.
+    let from_file: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&report_file).unwrap()).unwrap();
+    assert_eq!(&from_file, report);
+    let mut normalised = report.clone();
+    normalise_json(&mut normalised);
+    microcloud_tests::assert_snapshot(
+        "crates/microcloud/tests/snapshots/sim-rerun.json",
+        &(serde_json::to_string_pretty(&normalised).unwrap() + "\n"),
+    );
+
     let journal: serde_json::Value = serde_json::from_str(
         &std::fs::read_to_string(dir.path().join("microcloud-journal.json")).unwrap(),
     )
@@ -254,4 +361,154 @@ async fn plan_and_dry_run_read_a_simulated_cluster_and_change_nothing() {
     );
     // Nothing was applied: no journal, and planning again gives the same plan.
     assert!(!dir.path().join("microcloud-journal.json").exists());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn step_deadlines_come_from_the_preseed_and_the_command_line_wins() {
+    use simulators::{FaultRule, Service};
+    let dir = tempfile::tempdir().unwrap();
+    let sim = start(3, Ipv4Addr::new(127, 0, 74, 1), dir.path()).await;
+    // node1's MicroCeph never answers a disk addition.
+    sim.add_fault(
+        "node1",
+        FaultRule::on(Service::Microceph, "POST", "/1.0/disks").hang(),
+    )
+    .unwrap();
+    let file = example_at([127, 0, 74], dir.path());
+    let yaml = std::fs::read_to_string(&file).unwrap();
+    let sim_dir = dir.path().to_str().unwrap().to_owned();
+
+    let expect_ceph_deadline = |out: &Output, what: &str| {
+        let stdout = text(&out.stdout);
+        assert_eq!(
+            out.status.code(),
+            Some(1),
+            "{what}\n{stdout}\n{}",
+            text(&out.stderr)
+        );
+        assert!(
+            stdout.contains("on node1: did not finish within 1 s (the deadline of `ceph` steps)"),
+            "{what}\n{stdout}"
+        );
+        assert!(
+            stdout.contains(
+                "hint: if the service is only slow, give `ceph` steps more time: --timeout ceph=2s, or `timeouts: {ceph: 2s}` in the preseed"
+            ),
+            "{what}\n{stdout}"
+        );
+    };
+
+    // The preseed's `timeouts:` sets the deadline...
+    std::fs::write(&file, format!("{yaml}\ntimeouts:\n  ceph: 1s\n")).unwrap();
+    let out = preseed_async(vec!["--sim-dir".into(), sim_dir.clone()], file.clone()).await;
+    expect_ceph_deadline(&out, "from the preseed");
+
+    // ...and --timeout overrides it.
+    std::fs::write(&file, format!("{yaml}\ntimeouts:\n  ceph: 1h\n")).unwrap();
+    let out = preseed_async(
+        vec![
+            "--sim-dir".into(),
+            sim_dir.clone(),
+            "--timeout".into(),
+            "ceph=1s".into(),
+        ],
+        file.clone(),
+    )
+    .await;
+    expect_ceph_deadline(&out, "from the command line");
+
+    // A bad override is refused before anything runs.
+    let out = preseed_async(
+        vec![
+            "--sim-dir".into(),
+            sim_dir,
+            "--timeout".into(),
+            "disks=1s".into(),
+        ],
+        file,
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr)
+            .contains("unknown step class `disks`; classes (and defaults): bootstrap (5m)"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+/// Runs `microcloud preseed ARGS FILE` on a pseudo-terminal (util-linux
+/// `script`), so that standard output is a terminal.
+fn preseed_on_a_terminal(args: &[String], file: &Path, no_color: bool) -> (Option<i32>, String) {
+    let mut command = format!("{} preseed", env!("CARGO_BIN_EXE_microcloud"));
+    for a in args
+        .iter()
+        .map(String::as_str)
+        .chain([file.to_str().unwrap()])
+    {
+        command.push_str(&format!(" '{a}'"));
+    }
+    let mut script = Command::new("script");
+    script
+        .args(["-qefc", &command, "/dev/null"])
+        .current_dir(root())
+        .env("TERM", "xterm-256color")
+        .env("COLUMNS", "160")
+        .env_remove("NO_COLOR")
+        .env_remove("RUST_LOG");
+    if no_color {
+        script.env("NO_COLOR", "1");
+    }
+    let out = script
+        .output()
+        .expect("util-linux `script` runs the command on a terminal");
+    (out.status.code(), text(&out.stdout))
+}
+
+/// Whether `text` sets a colour or style (SGR), as opposed to moving the
+/// cursor (which the live view does either way).
+fn has_sgr(text: &str) -> bool {
+    text.split('\x1b').skip(1).any(|rest| {
+        rest.strip_prefix('[').is_some_and(|r| {
+            let end = r.find(|c: char| !(c.is_ascii_digit() || c == ';'));
+            end.is_some_and(|e| r[e..].starts_with('m') && e > 0 && &r[..e] != "0")
+        })
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_a_terminal_a_live_view_in_colour_unless_no_color() {
+    let dir = tempfile::tempdir().unwrap();
+    let _sim = start(3, Ipv4Addr::new(127, 0, 75, 1), dir.path()).await;
+    let file = example_at([127, 0, 75], dir.path());
+    let args = vec!["--sim-dir".to_owned(), dir.path().display().to_string()];
+
+    let (code, screen) = tokio::task::spawn_blocking({
+        let (args, file) = (args.clone(), file.clone());
+        move || preseed_on_a_terminal(&args, &file, true)
+    })
+    .await
+    .unwrap();
+    assert_eq!(code, Some(0), "{screen}");
+    assert!(!has_sgr(&screen), "NO_COLOR, yet colour:\n{screen:?}");
+    // The live view drew its bars (header with step N of M, a line per
+    // machine), then made way for the report.
+    assert!(screen.contains("/48 steps"), "{screen}");
+    assert!(screen.contains("node2"), "{screen}");
+    assert!(
+        screen.contains("MicroCloud is ready: 48 step(s) changed something"),
+        "{screen}"
+    );
+    assert!(screen.contains("LXD cluster members"), "{screen}");
+
+    let (code, screen) =
+        tokio::task::spawn_blocking(move || preseed_on_a_terminal(&args, &file, false))
+            .await
+            .unwrap();
+    assert_eq!(code, Some(0), "{screen}");
+    assert!(
+        has_sgr(&screen),
+        "a terminal without NO_COLOR gets colour:\n{screen:?}"
+    );
+    assert!(screen.contains("already present"), "{screen}");
 }

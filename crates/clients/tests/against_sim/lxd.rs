@@ -330,7 +330,7 @@ async fn bootstrap_tokens_and_joins_over_tls_current() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn fetching_the_certificate_with_a_wrong_pin_is_refused() {
+async fn a_cluster_member_with_another_certificate_than_pinned_is_refused() {
     let sim = lxd_cluster(1, LxdProfile::Current).await;
     let wrong = "00".repeat(32);
     let transport = clients::Transport::https(
@@ -339,11 +339,8 @@ async fn fetching_the_certificate_with_a_wrong_pin_is_refused() {
         fingerprint(&wrong),
     )
     .unwrap();
-    let e = transport
-        .fetch_certificate(
-            &ctx(Service::Lxd, "node2", http::Method::GET, "/"),
-            std::time::Duration::from_secs(5),
-        )
+    let e = LxdClient::new(transport, "node2")
+        .server(None)
         .await
         .unwrap_err();
     let actual = node(&sim, "node1").lxd_cluster_fingerprint().unwrap();
@@ -351,7 +348,7 @@ async fn fetching_the_certificate_with_a_wrong_pin_is_refused() {
     assert_eq!(
         e.to_string(),
         format!(
-            "LXD on node node2, GET /: the server at https://{} presented a certificate with fingerprint {actual}, not the expected {wrong}; refusing to talk to it (wrong address, or the certificate was replaced: re-check the fingerprint)",
+            "LXD on node node2, GET /1.0: the server at https://{} presented a certificate with fingerprint {actual}, not the expected {wrong}; refusing to talk to it (wrong address, or the certificate was replaced: re-check the fingerprint)",
             lxd_addr(&sim, "node1")
         )
     );

@@ -142,22 +142,25 @@ pub async fn lxd_bootstrap(sim: &Sim, name: &str) {
     c.enable_clustering(name).await.unwrap();
 }
 
-/// Fetches the cluster certificate from the first token address over real
-/// TLS, pinned to the token's fingerprint (what MicroCloud's
-/// `configFromToken` does).
-pub async fn cluster_certificate(address: &str, pinned: &str, as_node: &str) -> String {
-    let transport = Transport::https(address, &identity(as_node), fingerprint(pinned)).unwrap();
-    transport
-        .fetch_certificate(
-            &ctx(Service::Lxd, as_node, http::Method::GET, "/"),
-            Duration::from_secs(10),
-        )
+/// The cluster certificate as the member at the token's first address
+/// reports it through its own API (what the executor sends in a join).
+pub async fn cluster_certificate(sim: &Sim, address: &str) -> String {
+    let member = sim
+        .nodes()
+        .iter()
+        .find(|n| n.lxd_https().is_some_and(|a| a.to_string() == address))
+        .unwrap_or_else(|| panic!("no simulated member at {address}"));
+    lxd(sim, member.name())
+        .server(None)
         .await
         .unwrap()
+        .value
+        .environment
+        .certificate
 }
 
-/// The join request for `joiner` with an issued token, after fetching the
-/// cluster certificate over TLS.
+/// The join request for `joiner` with an issued token, with the cluster
+/// certificate its issuer reports.
 pub async fn lxd_join_request(
     sim: &Sim,
     joiner: &str,
@@ -166,11 +169,11 @@ pub async fn lxd_join_request(
 ) -> ClusterJoin {
     let token = clients::lxd::ClusterMemberJoinToken::decode(encoded_token).unwrap();
     let address = token.addresses[0].clone();
-    let pem = cluster_certificate(&address, &token.fingerprint, joiner).await;
+    let pem = cluster_certificate(sim, &address).await;
     assert_eq!(
         Fingerprint::of_pem(&pem).unwrap().to_string(),
         token.fingerprint,
-        "the fetched certificate is the pinned one"
+        "the reported certificate is the one the token names"
     );
     ClusterJoin {
         server_name: joiner.to_owned(),

@@ -89,34 +89,6 @@ async fn tls_with_a_wrong_fingerprint_is_refused_before_any_request() {
 }
 
 #[tokio::test]
-async fn fetch_certificate_returns_the_pinned_server_certificate() {
-    let server_id = identity("cluster");
-    let client_id = identity("joiner");
-    let (server, address) = Server::tls(vec![], &server_id).await;
-    let transport = Transport::https(&address, &client_id, server_id.fingerprint()).unwrap();
-    let ctx = RestClient::new(transport.clone(), Service::Lxd, "node2")
-        .context(&http::Method::CONNECT, &address);
-    let pem = transport
-        .fetch_certificate(&ctx, Duration::from_secs(10))
-        .await
-        .unwrap();
-    assert_eq!(pem, server_id.cert_pem());
-    assert_eq!(
-        clients::Fingerprint::of_pem(&pem).unwrap(),
-        server_id.fingerprint()
-    );
-
-    // And with the wrong pin, nothing is returned.
-    let wrong = Transport::https(&address, &client_id, client_id.fingerprint()).unwrap();
-    let err = wrong
-        .fetch_certificate(&ctx, Duration::from_secs(10))
-        .await
-        .unwrap_err();
-    assert!(matches!(err, Error::FingerprintMismatch { .. }), "{err:?}");
-    server.finish();
-}
-
-#[tokio::test]
 async fn proxy_prefix_is_added_to_requests_and_to_operation_polling() {
     let server_id = identity("agent");
     let client_id = identity("initiator");

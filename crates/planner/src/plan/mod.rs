@@ -54,6 +54,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::net::{IpAddr, SocketAddr};
 
+use config_loader::model::StepClass;
 use config_loader::{Diagnostic, KeyPath, Preseed};
 
 use crate::inventory::Inventory;
@@ -494,6 +495,28 @@ impl Action {
             Action::CreateNetwork { .. } => "create_network",
             Action::EnsureProfile { .. } => "ensure_profile",
             Action::CreateVolume { .. } => "create_volume",
+        }
+    }
+
+    /// The class whose deadline applies to the step (see the preseed's
+    /// `timeouts:`).
+    pub fn step_class(&self) -> StepClass {
+        match self {
+            Action::BootstrapMicrocluster { .. } | Action::BootstrapLxd { .. } => {
+                StepClass::Bootstrap
+            }
+            Action::IssueToken { .. } => StepClass::Token,
+            Action::JoinMicrocluster { .. } | Action::JoinLxd { .. } => StepClass::Join,
+            Action::AddCephDisk { .. } | Action::SetReplication { .. } => StepClass::Ceph,
+            Action::CreatePendingPool { .. }
+            | Action::CreatePool { .. }
+            | Action::CreateVolume { .. } => StepClass::Storage,
+            Action::CreatePendingNetwork { .. } | Action::CreateNetwork { .. } => {
+                StepClass::Network
+            }
+            Action::SetServerConfig { .. }
+            | Action::ConfigureOvnNorthbound { .. }
+            | Action::EnsureProfile { .. } => StepClass::Settings,
         }
     }
 }
