@@ -447,7 +447,10 @@ impl Error {
 /// Texts (matched case-insensitively anywhere in the message) that make an
 /// HTTP 500 transient: conditions of LXD's and microcluster's cluster
 /// database (dqlite, SQLite) and of reaching another member or a local
-/// service that is still starting. Anything else in a 500 is permanent.
+/// service that is still starting or went away. A message ending in `: EOF`
+/// (Go's `net/http` for a member that closed the connection without
+/// answering, e.g. `Post "https://…": EOF`) is transient too. Anything else
+/// in a 500 is permanent.
 pub const TRANSIENT_500_MESSAGES: &[&str] = &[
     "database is locked",
     "database is busy",
@@ -461,6 +464,8 @@ pub const TRANSIENT_500_MESSAGES: &[&str] = &[
     "i/o timeout",
     "context deadline exceeded",
     "temporarily unavailable",
+    "broken pipe",
+    "unexpected eof",
 ];
 
 /// Transient: 502, 503, 504 and the other 5xx, except 501 Not Implemented
@@ -470,8 +475,8 @@ pub const TRANSIENT_500_MESSAGES: &[&str] = &[
 fn status_is_transient(status: u16, message: &str) -> bool {
     match status {
         500 => {
-            let message = message.to_lowercase();
-            TRANSIENT_500_MESSAGES.iter().any(|m| message.contains(m))
+            let message = message.trim_end().to_lowercase();
+            message.ends_with(": eof") || TRANSIENT_500_MESSAGES.iter().any(|m| message.contains(m))
         }
         501 | 505 => false,
         _ => (500..600).contains(&status),

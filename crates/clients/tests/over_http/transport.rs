@@ -307,6 +307,16 @@ async fn status_classification() {
             "Get \"https://10.100.0.4:8443/1.0?target=node4\": Unable to connect to: 10.100.0.4:8443 ([dial tcp 10.100.0.4:8443: connect: connection refused])",
             true,
         ),
+        // A member that went away while a request was forwarded to it.
+        (
+            Reply::raw(
+                500,
+                r#"{"type":"error","error_code":500,"error":"Post \"https://10.0.0.3:8443/1.0/storage-pools\": EOF"}"#,
+            ),
+            500,
+            "Post \"https://10.0.0.3:8443/1.0/storage-pools\": EOF",
+            true,
+        ),
         // Observed on LXD 5.0.2 (Debian 12), all deterministic.
         (
             Reply::raw(
