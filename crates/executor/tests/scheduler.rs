@@ -125,6 +125,7 @@ fn options(max_parallel: usize) -> Options {
             default: Duration::from_secs(5),
         },
         seed: 7,
+        serial_peers: false,
     }
 }
 

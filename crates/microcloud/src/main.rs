@@ -123,8 +123,12 @@ enum Command {
         #[arg(long = "output", value_enum, default_value_t = Format::Human)]
         format: Format,
         /// Steps running at once (1 runs them strictly one after another).
-        #[arg(long, default_value_t = 8)]
+        #[arg(long, default_value_t = executor::Options::default().max_parallel)]
         max_parallel: usize,
+        /// MicroCloud's ordering: join the machines one at a time and add
+        /// each machine's disks one after the other (for comparison; slower).
+        #[arg(long)]
+        serial_peers: bool,
         /// Where to keep the run journal (default: /var/lib/microcloud/journal.json,
         /// or DIR/microcloud-journal.json with --sim-dir).
         #[arg(long, value_name = "PATH")]
@@ -192,6 +196,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             dry_run,
             format,
             max_parallel,
+            serial_peers,
             journal,
             run_options,
         } => preseed::run(preseed::Args {
@@ -214,6 +219,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             dry_run,
             format,
             max_parallel,
+            serial_peers,
             journal,
             run_options,
         }),

@@ -49,6 +49,7 @@ pub struct Args {
     pub dry_run: bool,
     pub format: Format,
     pub max_parallel: usize,
+    pub serial_peers: bool,
     pub journal: Option<PathBuf>,
     pub run_options: crate::options::RunOptions,
 }
@@ -490,6 +491,7 @@ pub(crate) async fn drive(
     let runner = Arc::new(PlanRunner::new(plan, clients));
     let options = Options {
         max_parallel: args.max_parallel.max(1),
+        serial_peers: args.serial_peers,
         deadlines: executor::apply::deadlines(&args.run_options.timeouts(&preseed.timeouts)),
         ..Options::default()
     };

@@ -73,6 +73,14 @@ pub enum SimError {
         /// What is wrong, including the key path when known.
         detail: String,
     },
+    /// A latency model file is invalid.
+    #[error("latency model {origin}: {detail}")]
+    LatencyModel {
+        /// File name, or the embedded file's name.
+        origin: String,
+        /// What is wrong, with the key path when known.
+        detail: String,
+    },
     /// No node with that name exists in the simulation.
     #[error("no simulated node named {name:?} (known: {known})")]
     UnknownNode {

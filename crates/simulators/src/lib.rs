@@ -58,6 +58,9 @@
 //!
 //! # Failure behaviour
 //!
+//! A [`LatencyModel`] (a versioned file, every value with its source)
+//! sets the operation durations and adds a cost to every request.
+//!
 //! [`FaultRule`]s inject latency, error envelopes, dropped connections,
 //! hangs and whole-node crashes per endpoint; a crashed node keeps its
 //! state and can be restarted with [`Sim::restart`]. A crash ends the
@@ -70,6 +73,7 @@ mod error;
 pub mod faults;
 mod http;
 pub mod inventory;
+pub mod latency;
 mod lxd;
 mod microcluster;
 mod server;
@@ -80,6 +84,7 @@ mod util;
 pub use error::SimError;
 pub use faults::{FaultAction, FaultRule, FaultScript, Service, Transport};
 pub use inventory::Inventory;
+pub use latency::LatencyModel;
 pub use lxd::LxdProfile;
 pub use microcluster::real_ceph::CephCli;
 pub use sim::{NodeSpec, Sim, SimBuilder, SimNode, Timings};

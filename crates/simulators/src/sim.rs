@@ -189,6 +189,7 @@ pub struct SimBuilder {
     timings: Timings,
     served: Vec<Service>,
     real_ceph: Option<CephCli>,
+    call_rules: Vec<FaultRule>,
 }
 
 impl Default for SimBuilder {
@@ -209,6 +210,7 @@ impl SimBuilder {
             timings: Timings::default(),
             served: vec![Service::Lxd, Service::Microceph, Service::Microovn],
             real_ceph: None,
+            call_rules: Vec::new(),
         }
     }
     /// Adds `n` nodes named `node1`…`nodeN` with the `current` profile.
@@ -267,6 +269,14 @@ impl SimBuilder {
     /// [`CephCli`]).
     pub fn ceph_cli(mut self, cli: CephCli) -> Self {
         self.real_ceph = Some(cli);
+        self
+    }
+    /// Durations and per-request costs from a latency model: its
+    /// [`Timings`], and its call latencies installed on every node as
+    /// latency rules (before any other fault rule, scaled like them).
+    pub fn latency_model(mut self, model: &crate::LatencyModel) -> Self {
+        self.timings = model.timings();
+        self.call_rules = model.call_rules();
         self
     }
 
@@ -345,6 +355,11 @@ impl SimBuilder {
                 self.timings,
                 None,
             )?;
+            if let Ok(mut faults) = ctl.faults.lock() {
+                for rule in &self.call_rules {
+                    faults.add(rule.clone())?;
+                }
+            }
             if self.served.contains(&Service::Lxd) {
                 lxd.start()?;
             }

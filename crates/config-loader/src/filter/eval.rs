@@ -18,20 +18,41 @@ pub(crate) fn chars_eq_ignore_case(a: char, b: char) -> bool {
 ///
 /// Uses the iterative two-pointer algorithm with single-star backtracking:
 /// O(pattern × text) in the worst case, never exponential, no recursion.
+/// ASCII input (every disk field in practice) is matched on its bytes with
+/// no allocation; other text is decoded into characters first.
 pub(crate) fn glob_match(pattern: &str, text: &str) -> bool {
-    let pattern: Vec<char> = pattern.chars().collect();
-    let text: Vec<char> = text.chars().collect();
+    if pattern.is_ascii() && text.is_ascii() {
+        glob_match_units(pattern.as_bytes(), text.as_bytes(), b'*', b'?', |a, b| {
+            a.eq_ignore_ascii_case(b)
+        })
+    } else {
+        let pattern: Vec<char> = pattern.chars().collect();
+        let text: Vec<char> = text.chars().collect();
+        glob_match_units(&pattern, &text, '*', '?', |a, b| {
+            chars_eq_ignore_case(*a, *b)
+        })
+    }
+}
+
+/// [`glob_match`] over any units (bytes or characters).
+fn glob_match_units<T: Copy + PartialEq>(
+    pattern: &[T],
+    text: &[T],
+    any: T,
+    one: T,
+    eq: impl Fn(&T, &T) -> bool,
+) -> bool {
     let (mut p, mut t) = (0, 0);
     // Position of the last `*` seen and the text position it was tried at.
     let mut star: Option<(usize, usize)> = None;
-    while let Some(&tc) = text.get(t) {
+    while let Some(tc) = text.get(t) {
         match pattern.get(p) {
-            Some('*') => {
+            Some(&pc) if pc == any => {
                 star = Some((p, t));
                 p += 1;
                 continue;
             }
-            Some(&pc) if pc == '?' || chars_eq_ignore_case(pc, tc) => {
+            Some(pc) if *pc == one || eq(pc, tc) => {
                 p += 1;
                 t += 1;
                 continue;
@@ -39,7 +60,7 @@ pub(crate) fn glob_match(pattern: &str, text: &str) -> bool {
             _ => {}
         }
         match star {
-            // Let the last `*` swallow one more character and retry.
+            // Let the last `*` swallow one more unit and retry.
             Some((star_p, star_t)) => {
                 p = star_p + 1;
                 t = star_t + 1;
@@ -48,7 +69,7 @@ pub(crate) fn glob_match(pattern: &str, text: &str) -> bool {
             None => return false,
         }
     }
-    pattern.iter().skip(p).all(|&c| c == '*')
+    pattern.iter().skip(p).all(|&c| c == any)
 }
 
 /// The value of one field of a disk.

@@ -1390,28 +1390,32 @@ impl Ctx<'_> {
                 } else {
                     id_at(&["microceph.join"], &s.system)
                 };
+                // MicroCeph adds one disk at a time per member (a mutex):
+                // queued steps would hold scheduler slots and run down
+                // their deadlines while waiting.
+                let group = id_at(&["microceph.disks"], &s.system).0;
                 for d in &s.ceph {
                     let sid = id_at(&["microceph.disk[", &d.path, "]"], &s.system);
-                    steps.push(
-                        self.step(
-                            sid.clone(),
-                            Phase::Ceph,
-                            &s.system,
-                            None,
-                            Service::MicroCeph,
-                            Action::AddCephDisk {
-                                path: d.path.clone(),
-                                wipe: d.wipe,
-                                encrypt: d.encrypt,
-                            },
-                            vec![dep.clone()],
-                            todo_or(
-                                d.already
-                                    .as_ref()
-                                    .map(|o| format!("{} already is {o} on {}", d.path, s.system)),
-                            ),
+                    let mut step = self.step(
+                        sid.clone(),
+                        Phase::Ceph,
+                        &s.system,
+                        None,
+                        Service::MicroCeph,
+                        Action::AddCephDisk {
+                            path: d.path.clone(),
+                            wipe: d.wipe,
+                            encrypt: d.encrypt,
+                        },
+                        vec![dep.clone()],
+                        todo_or(
+                            d.already
+                                .as_ref()
+                                .map(|o| format!("{} already is {o} on {}", d.path, s.system)),
                         ),
                     );
+                    step.serial_group = Some(group.clone());
+                    steps.push(step);
                     osd_steps.push(sid);
                 }
             }

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 
 use anyhow::{Context as _, bail};
 use clap::{Parser, ValueEnum};
-use simulators::{CephCli, FaultScript, LxdProfile, NodeSpec, Service, SimBuilder};
+use simulators::{CephCli, FaultScript, LatencyModel, LxdProfile, NodeSpec, Service, SimBuilder};
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
 enum Profile {
@@ -94,6 +94,12 @@ struct Args {
     /// Multiplier for simulated durations and injected latencies.
     #[arg(long, default_value_t = 1.0)]
     time_scale: f64,
+    /// Latency model (YAML, e.g. crates/simulators/latency/model-v1.yaml):
+    /// operation durations and a cost added to every request; `v1` for the
+    /// embedded version 1. Without it, the built-in durations and no
+    /// per-request cost.
+    #[arg(long, value_name = "FILE|v1")]
+    latency_model: Option<PathBuf>,
     /// Output format of the start-up summary.
     #[arg(long, value_enum, default_value = "text")]
     format: Format,
@@ -141,6 +147,16 @@ async fn run(args: Args) -> anyhow::Result<()> {
         .services(&services);
     if let Some(command) = &args.ceph_cli {
         builder = builder.ceph_cli(CephCli::parse(command)?);
+    }
+    if let Some(path) = &args.latency_model {
+        let model = if path.as_os_str() == "v1" {
+            LatencyModel::v1()?
+        } else {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read latency model {}", path.display()))?;
+            LatencyModel::parse(&text, &path.display().to_string())?
+        };
+        builder = builder.latency_model(&model);
     }
     let state_dir = args
         .state_dir

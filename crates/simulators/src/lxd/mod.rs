@@ -488,6 +488,35 @@ impl LxdService {
 
     /// Sends a cluster notification (same endpoint, notifier user agent)
     /// to another member over HTTPS.
+    /// Sends each member its `POST path` notification, all at once as
+    /// LXD's notifier does; once every member answered, the first error (in
+    /// member order) fails the request.
+    async fn notify_all(
+        self: &Arc<Self>,
+        path: &'static str,
+        notes: Vec<(Member, Value)>,
+    ) -> Result<(), ApiError> {
+        let mut running = tokio::task::JoinSet::new();
+        for (i, (member, payload)) in notes.into_iter().enumerate() {
+            let this = self.clone();
+            running.spawn(async move {
+                let r = this.notify(&member, Method::POST, path, &payload).await;
+                (i, r)
+            });
+        }
+        let mut first: Option<(usize, ApiError)> = None;
+        while let Some(joined) = running.join_next().await {
+            let (i, r) =
+                joined.unwrap_or_else(|e| (usize::MAX, Err(ApiError::internal(e.to_string()))));
+            if let Err(e) = r
+                && first.as_ref().is_none_or(|(j, _)| i < *j)
+            {
+                first = Some((i, e));
+            }
+        }
+        first.map_or(Ok(()), |(_, e)| Err(e))
+    }
+
     async fn notify(
         &self,
         member: &Member,

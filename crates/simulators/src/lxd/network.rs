@@ -533,6 +533,7 @@ impl LxdService {
         if rows.get(&me).is_none_or(|r| r.state != State::Created) {
             self.network_create_local(&body.name)?;
         }
+        let mut notes = Vec::new();
         for m in members.iter().filter(|m| m.name != me) {
             if rows.get(&m.name).is_some_and(|r| r.state == State::Created) {
                 continue;
@@ -542,9 +543,9 @@ impl LxdService {
                 cfg.extend(r.config.clone());
             }
             let payload = json!({"name": body.name, "type": body.kind, "config": cfg, "description": body.description});
-            self.notify(m, http::Method::POST, "/1.0/networks", &payload)
-                .await?;
+            notes.push((m.clone(), payload));
         }
+        self.notify_all("/1.0/networks", notes).await?;
         self.with_db(|db| {
             if let Some(n) = db.networks.get_mut(&body.name) {
                 n.state = State::Created;

@@ -224,7 +224,7 @@ impl LxdService {
             return Reply::error(400, "No driver provided");
         }
         if self.is_notification(req) {
-            self.ctl.work(self.pool_work(&body.driver)).await;
+            self.ctl.work(self.notified_pool_work(&body.driver)).await;
             return match self.pool_create_local(&body.name).await {
                 Ok(()) => Reply::empty(),
                 Err(e) => e.into(),
@@ -295,6 +295,12 @@ impl LxdService {
             "ceph" | "cephfs" => self.timings.ceph_pool_create,
             _ => self.timings.pool_create,
         }
+    }
+
+    /// Work of a member told to create its part of a cluster-wide pool: a
+    /// remote pool (Ceph) already exists, the member only attaches to it.
+    fn notified_pool_work(&self, _driver: &str) -> std::time::Duration {
+        self.timings.pool_create
     }
 
     fn pool_define_pending(&self, body: &PoolsPost, target: &str) -> Result<(), ApiError> {
@@ -483,6 +489,7 @@ impl LxdService {
         if rows.get(&me).is_none_or(|r| r.state != State::Created) {
             self.pool_create_local(&body.name).await?;
         }
+        let mut notes = Vec::new();
         for m in members.iter().filter(|m| m.name != me) {
             if rows.get(&m.name).is_some_and(|r| r.state == State::Created) {
                 continue;
@@ -492,9 +499,9 @@ impl LxdService {
                 cfg.extend(r.config.clone());
             }
             let payload = json!({"name": body.name, "driver": body.driver, "config": cfg, "description": body.description});
-            self.notify(m, http::Method::POST, "/1.0/storage-pools", &payload)
-                .await?;
+            notes.push((m.clone(), payload));
         }
+        self.notify_all("/1.0/storage-pools", notes).await?;
         self.with_db(|db| {
             if let Some(p) = db.pools.get_mut(&body.name) {
                 p.state = State::Created;
