@@ -316,21 +316,24 @@ impl Daemon {
         Ok(())
     }
 
-    fn terminate(&mut self, grace: Duration) {
-        if matches!(self.child.try_wait(), Ok(Some(_))) {
-            return;
+    fn running(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+
+    /// SIGTERM, by pid, if it still runs.
+    fn signal_term(&mut self) {
+        if self.running() {
+            let _ = Command::new("kill")
+                .args(["-TERM", &self.child.id().to_string()])
+                .output();
         }
-        let _ = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .output();
-        let end = Instant::now() + grace;
-        while Instant::now() < end {
-            if matches!(self.child.try_wait(), Ok(Some(_))) {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(50));
+    }
+
+    /// SIGKILL if it still runs, and reap it.
+    fn kill(&mut self) {
+        if self.running() {
+            let _ = self.child.kill();
         }
-        let _ = self.child.kill();
         let _ = self.child.wait();
     }
 }
@@ -1300,8 +1303,10 @@ bluestore_block_size = 4294967296
         }
     }
 
+    /// Stops LXD first (`lxd shutdown`, all members at once: each unmounts
+    /// its pools), then every other daemon: SIGTERM to all, SIGKILL to
+    /// those still running after the longest grace period.
     fn stop_daemons(&mut self) {
-        // LXD first, all at once (each takes about a second).
         let shutdowns: Vec<Child> = self
             .daemons
             .iter_mut()
@@ -1319,12 +1324,24 @@ bluestore_block_size = 4294967296
         for mut s in shutdowns {
             let _ = s.wait();
         }
-        while let Some(mut d) = self.daemons.pop() {
-            let grace = match d.stop {
+        let grace = self
+            .daemons
+            .iter()
+            .map(|d| match d.stop {
                 Stop::Term(g) => g,
                 Stop::Lxd(_) => Duration::from_secs(10),
-            };
-            d.terminate(grace);
+            })
+            .max()
+            .unwrap_or_default();
+        for d in &mut self.daemons {
+            d.signal_term();
+        }
+        let end = Instant::now() + grace;
+        while Instant::now() < end && self.daemons.iter_mut().any(Daemon::running) {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        for mut d in self.daemons.drain(..) {
+            d.kill();
         }
     }
 }
@@ -1334,7 +1351,12 @@ impl Drop for RealLab {
         if std::thread::panicking() {
             self.print_logs();
         }
+        let t = Instant::now();
         self.stop_daemons();
+        eprintln!(
+            "real-services lab: daemons stopped in {:.1} s",
+            t.elapsed().as_secs_f64()
+        );
         for device in self.loops.drain(..) {
             let _ = Command::new("losetup").args(["-d", &device]).output();
         }

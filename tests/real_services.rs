@@ -330,8 +330,10 @@ fn three_machines_form_a_cluster_on_real_services_then_a_fourth_joins() {
     let [n1, n2, n3, n4] = ["node1", "node2", "node3", "node4"].map(|n| lab.machine(n));
 
     // What 5.0.2 cannot do is refused before anything is sent.
+    let t = Instant::now();
     let one = preseed(&lab, "one.yaml", n1, &[n1]);
     refusals_on_lxd_5_0_2(&lab, &one);
+    eprintln!("dry runs: {:.1} s", t.elapsed().as_secs_f64());
 
     // Every machine runs the same file; node1 initiates.
     let three = preseed(&lab, "three.yaml", n1, &[n1, n2, n3]);
