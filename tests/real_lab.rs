@@ -56,7 +56,7 @@ use crate::testbed::binary;
 
 /// The packages the tier needs (installed by `tests/real/setup.sh`).
 pub const PACKAGES: &str = "lxd btrfs-progs nftables ovn-central ovn-host openvswitch-switch \
-                            ceph-mon ceph-mgr ceph-osd ceph-common";
+                            openssl ceph-mon ceph-mgr ceph-osd ceph-common";
 
 /// Programs the harness runs, with the package that brings each.
 const PROGRAMS: &[(&str, &str)] = &[

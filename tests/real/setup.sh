@@ -6,7 +6,7 @@
 # loudly when it cannot install them.
 set -euo pipefail
 
-packages=(lxd btrfs-progs nftables ovn-central ovn-host openvswitch-switch
+packages=(lxd btrfs-progs nftables ovn-central ovn-host openvswitch-switch openssl
           ceph-mon ceph-mgr ceph-osd ceph-common)
 
 if [ "$(id -u)" != 0 ]; then
