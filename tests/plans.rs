@@ -192,6 +192,7 @@ fn critical_path_follows_the_cost_model() {
             "microceph.token@micro02",
             "microceph.join@micro02",
             "lxd.join@micro02",
+            "lxd.config.join@micro02",
             "lxd.network.UPLINK.pending@micro01",
             "lxd.network.UPLINK",
             "lxd.network.default",

@@ -1173,11 +1173,17 @@ impl Ctx<'_> {
     }
 
     /// The step that makes `member` part of the LXD cluster.
+    /// The step after which `member`'s LXD is a settled cluster member: its
+    /// bootstrap, or for a joiner the `core.https_address` change that
+    /// follows its join. That change restarts LXD's HTTPS listener, so a
+    /// request forwarded to the member meanwhile (`?target=`, a pool
+    /// creation's notification) is refused: seen on a real LXD 5.0.2,
+    /// where `GET /1.0?target=node4` got `connection refused`.
     fn lxd_ready(&self, member: &str) -> StepId {
         if self.bootstrap && member == self.init_name() {
             id_at(&["lxd.bootstrap"], member)
         } else {
-            id_at(&["lxd.join"], member)
+            id_at(&["lxd.config.join"], member)
         }
     }
 
@@ -1706,7 +1712,7 @@ impl Ctx<'_> {
                 let dep = if self.bootstrap {
                     id("lxd.pool.local")
                 } else {
-                    id_at(&["lxd.join"], m)
+                    self.lxd_ready(m)
                 };
                 let done = local_volumes
                     .contains(&(vol, m.as_str()))
