@@ -193,6 +193,7 @@ fn critical_path_follows_the_cost_model() {
             "microceph.token@micro02",
             "microceph.join@micro02",
             "lxd.join@micro02",
+            "lxd.config.join@micro02",
             "lxd.await-members",
             "lxd.network.UPLINK.pending@micro01",
             "lxd.network.UPLINK",
@@ -245,8 +246,8 @@ fn per_member_definitions_wait_for_every_join_through_one_step() {
         deps,
         [
             "lxd.bootstrap@micro01",
-            "lxd.join@micro02",
-            "lxd.join@micro03"
+            "lxd.config.join@micro02",
+            "lxd.config.join@micro03"
         ]
     );
     // Every per-member definition waits for that one step, and only for it.

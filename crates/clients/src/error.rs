@@ -13,13 +13,25 @@
 //! |----------------------------------------------------|----------------------------------------------------|
 //! | connection refused / reset / socket not there yet  | permission denied on the socket                    |
 //! | no answer within the request timeout               | TLS failure, pinned fingerprint mismatch           |
-//! | HTTP 5xx (500, 502, 503 "not ready", 504)          | HTTP 4xx, 501 Not Implemented, 505                 |
+//! | HTTP 502, 503 "not ready", 504 and other 5xx       | HTTP 4xx, 501 Not Implemented, 505                 |
+//! | HTTP 500 naming a passing condition (see below)    | any other HTTP 500                                 |
 //! | operation still running at the polling deadline   | an operation that ran and failed (unless 503)      |
 //! | connection dropped mid-exchange                    | undecodable or unexpected responses                |
 //! | 503 from a microcluster bootstrap/join             | other bootstrap/join failures (may be half done)   |
 //! |                                                    | the server rejecting the client certificate        |
 //! |                                                    | MicroCeph `validation_error` and per-disk failures |
 //! |                                                    | invalid certificates, fingerprints, tokens         |
+//!
+//! HTTP 500 is how LXD and microcluster answer almost every failure, most
+//! of which do not pass: observed on LXD 5.0.2, `Failed to run: btrfs
+//! subvolume create …: not a btrfs filesystem`, `Failed to format block
+//! device: … appears to contain an existing filesystem`, `Config key
+//! "source.wipe" may not be used as member-specific key`, `Pool not pending
+//! on any node`. Retrying those for minutes hides the cause and, for
+//! creations, can add half-made objects. So a 500 is transient only when
+//! its message names a condition that passes by itself
+//! ([`TRANSIENT_500_MESSAGES`]: a busy or leaderless cluster database,
+//! another member or service not answering yet).
 
 use std::fmt;
 use std::io;
@@ -371,7 +383,9 @@ impl Error {
             ),
             Error::Timeout { .. } | Error::OperationTimeout { .. } => true,
             Error::Http { source, .. } => !source.is_parse() && !source.is_user(),
-            Error::Status { status, .. } => status_is_transient(*status),
+            Error::Status {
+                status, message, ..
+            } => status_is_transient(*status, message),
             Error::ControlFailed { status, .. } => *status == 503,
             Error::OperationFailed { code, .. } => *code == Some(503),
             Error::FingerprintMismatch { .. }
@@ -430,8 +444,41 @@ impl Error {
     }
 }
 
-/// 5xx statuses are transient, except 501 Not Implemented (LXD's answer to
-/// the removed `password` field) and 505, which will not change on retry.
-fn status_is_transient(status: u16) -> bool {
-    (500..600).contains(&status) && status != 501 && status != 505
+/// Texts (matched case-insensitively anywhere in the message) that make an
+/// HTTP 500 transient: conditions of LXD's and microcluster's cluster
+/// database (dqlite, SQLite) and of reaching another member or a local
+/// service that is still starting or went away. A message ending in `: EOF`
+/// (Go's `net/http` for a member that closed the connection without
+/// answering, e.g. `Post "https://…": EOF`) is transient too. Anything else
+/// in a 500 is permanent.
+pub const TRANSIENT_500_MESSAGES: &[&str] = &[
+    "database is locked",
+    "database is busy",
+    "no available dqlite leader server found",
+    "not leader",
+    "leadership lost",
+    "not yet initialized",
+    "not ready",
+    "connection refused",
+    "connection reset",
+    "i/o timeout",
+    "context deadline exceeded",
+    "temporarily unavailable",
+    "broken pipe",
+    "unexpected eof",
+];
+
+/// Transient: 502, 503, 504 and the other 5xx, except 501 Not Implemented
+/// (LXD's answer to the removed `password` field) and 505, which will not
+/// change on retry, and 500 unless its message names a passing condition
+/// ([`TRANSIENT_500_MESSAGES`]).
+fn status_is_transient(status: u16, message: &str) -> bool {
+    match status {
+        500 => {
+            let message = message.trim_end().to_lowercase();
+            message.ends_with(": eof") || TRANSIENT_500_MESSAGES.iter().any(|m| message.contains(m))
+        }
+        501 | 505 => false,
+        _ => (500..600).contains(&status),
+    }
 }

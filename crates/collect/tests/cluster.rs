@@ -412,7 +412,7 @@ async fn microceph_values_the_planner_cannot_hold_are_refused() {
 async fn failed_cluster_calls_name_the_member_and_call() {
     let mut lxd = cluster_lxd();
     lxd.fail
-        .insert("/1.0/networks/UPLINK?target=node2".into(), 500);
+        .insert("/1.0/networks/UPLINK?target=node2".into(), 503);
     let members = names(&["node1", "node2", "node3"]);
     let err = collect_cluster(&lxd, NONE, &members).await.unwrap_err();
     assert_eq!(

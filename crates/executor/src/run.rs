@@ -144,7 +144,8 @@ pub enum Failure<E> {
         class: String,
         /// The deadline.
         deadline: Duration,
-        /// The last transient error, if an attempt failed (not cut off).
+        /// The error of the latest failed attempt, if any attempt failed
+        /// (the last attempt itself may have been cut off).
         last: Option<E>,
     },
     /// Retrying was abandoned because the run was cancelled.
@@ -489,6 +490,9 @@ async fn attempt_loop<R: Runner>(
     let end = start + deadline;
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
     let mut attempt = 0u32;
+    // The error of the latest failed attempt: reported if a later attempt
+    // is cut off by the deadline (a hang after failures still names them).
+    let mut previous: Option<R::Error> = None;
     let send = |e: Event| {
         if let Some(tx) = &events {
             let _ = tx.send(e);
@@ -519,7 +523,7 @@ async fn attempt_loop<R: Runner>(
                 let failure = Failure::DeadlineExceeded {
                     class,
                     deadline,
-                    last: None,
+                    last: previous,
                 };
                 return (index, Err((failure, attempt)), start.elapsed());
             }
@@ -553,6 +557,7 @@ async fn attempt_loop<R: Runner>(
                 return (index, Err((Failure::Cancelled { last: error }, attempt)), start.elapsed());
             }
         }
+        previous = Some(error);
     }
 }
 

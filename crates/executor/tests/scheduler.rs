@@ -293,6 +293,25 @@ async fn a_hanging_step_is_cut_off_at_its_deadline() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn a_step_that_fails_then_hangs_at_the_deadline_still_names_its_error() {
+    let dag = Dag::new(vec![node("a", &[], None)]).unwrap();
+    let script = Script::new(&[("a", vec![Act::Transient(10), Act::Hang])]);
+    let (report, _) = run(&dag, &script, &options(2)).await;
+    let StepResult::Failed {
+        failure, attempts, ..
+    } = &report.results[&StepId("a".into())]
+    else {
+        panic!()
+    };
+    assert_eq!(*attempts, 2);
+    assert_eq!(
+        failure.to_string(),
+        "gave up after 5 s of retries (the deadline of `default` steps); last error: a is not ready"
+    );
+    assert_eq!(report.elapsed, Duration::from_secs(5));
+}
+
+#[tokio::test(start_paused = true)]
 async fn each_class_has_its_own_deadline() {
     let mut quick = node("quick", &[], None);
     quick.class = "token".into();

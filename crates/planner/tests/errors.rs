@@ -537,3 +537,38 @@ fn local_pool_driver_follows_the_preseed() {
         planner::Action::CreatePendingPool { driver, config, .. } if driver == "dir" && config.is_empty()
     )));
 }
+
+#[test]
+fn filters_on_lxd_that_cannot_report_mounts_warn_for_every_chosen_disk() {
+    // LXD 5.0.2 lacks resources_disk_mounted: on a real one, a size filter
+    // chose the disk holding the root file system, reported as unmounted.
+    let yaml = format!(
+        "{HEAD}{SYSTEMS}storage:\n  local:\n    - find: type == nvme && size < 1TiB\n  ceph:\n    - find: type == ssd\n"
+    );
+    let mut systems = three();
+    for (i, s) in systems.iter_mut().enumerate() {
+        if let Some(lxd) = &mut s.services.lxd {
+            lxd.version = "5.0.2".into();
+            if i < 2 {
+                lxd.api_extensions.push("resources_disk_mounted".into());
+            }
+        }
+    }
+    let plan = run(&yaml, systems).unwrap();
+    assert_eq!(
+        plan.warnings,
+        [
+            "LXD 5.0.2 on micro03 does not report whether a disk is mounted (it lacks the API extension \
+             resources_disk_mounted), so the filters may have chosen a disk in use: \
+             nvme0n1 (storage.local[0]), sda (storage.ceph[0]); check these disks, or name the disks by path"
+        ]
+    );
+    // Disks named by path get no such warning.
+    let yaml = format!(
+        "{HEAD}systems:\n  - name: micro01\n    storage:\n      local:\n        path: /dev/nvme0n1\n  \
+         - name: micro02\n    storage:\n      local:\n        path: /dev/nvme0n1\n  \
+         - name: micro03\n    storage:\n      local:\n        path: /dev/nvme0n1\n"
+    );
+    let plan = run(&yaml, three()).unwrap();
+    assert_eq!(plan.warnings, Vec::<String>::new());
+}

@@ -101,4 +101,12 @@ pub enum SimError {
         /// The last address tried.
         last: SocketAddr,
     },
+    /// An option of the simulation is invalid.
+    #[error("invalid configuration of {what}: {detail}")]
+    Config {
+        /// Which option.
+        what: String,
+        /// What is wrong.
+        detail: String,
+    },
 }

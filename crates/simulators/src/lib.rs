@@ -86,4 +86,5 @@ pub use faults::{FaultAction, FaultRule, FaultScript, Service, Transport};
 pub use inventory::Inventory;
 pub use latency::LatencyModel;
 pub use lxd::LxdProfile;
+pub use microcluster::real_ceph::CephCli;
 pub use sim::{NodeSpec, Sim, SimBuilder, SimNode, Timings};

@@ -12,6 +12,7 @@ use crate::error::SimError;
 use crate::faults::{FaultRule, FaultScript, Service};
 use crate::inventory::{Claims, Inventory};
 use crate::lxd::{LxdDb, LxdOptions, LxdProfile, LxdService};
+use crate::microcluster::real_ceph::CephCli;
 use crate::microcluster::{McDb, McService};
 use crate::server::NodeCtl;
 
@@ -131,6 +132,8 @@ pub(crate) struct NodeInner {
     pub lxd: Arc<LxdService>,
     pub microceph: Arc<McService>,
     pub microovn: Arc<McService>,
+    /// The services this node serves (unix socket and, later, HTTPS).
+    pub served: Vec<Service>,
 }
 
 /// How to build one node.
@@ -184,6 +187,8 @@ pub struct SimBuilder {
     time_scale: f64,
     base_ip: Option<Ipv4Addr>,
     timings: Timings,
+    served: Vec<Service>,
+    real_ceph: Option<CephCli>,
     call_rules: Vec<FaultRule>,
 }
 
@@ -203,6 +208,8 @@ impl SimBuilder {
             time_scale: 1.0,
             base_ip: None,
             timings: Timings::default(),
+            served: vec![Service::Lxd, Service::Microceph, Service::Microovn],
+            real_ceph: None,
             call_rules: Vec::new(),
         }
     }
@@ -245,6 +252,23 @@ impl SimBuilder {
     /// Baseline durations.
     pub fn timings(mut self, t: Timings) -> Self {
         self.timings = t;
+        self
+    }
+    /// Which services every node serves (default: all three). A service
+    /// left out has no socket, as if it were not installed; this is how a
+    /// real daemon takes its place (for example a real LXD per machine with
+    /// simulated MicroCeph and MicroOVN). Simulated LXD's `ceph` pools
+    /// still look at the simulated MicroCeph.
+    pub fn services(mut self, services: &[Service]) -> Self {
+        self.served = services.to_vec();
+        self
+    }
+    /// Answers MicroCeph's pool calls (`GET /1.0/pools`, `PUT
+    /// /1.0/pools-op`) from a real Ceph cluster through its CLI, for a
+    /// simulation next to real consumers of that cluster (see
+    /// [`CephCli`]).
+    pub fn ceph_cli(mut self, cli: CephCli) -> Self {
+        self.real_ceph = Some(cli);
         self
     }
     /// Durations and per-request costs from a latency model: its
@@ -320,6 +344,7 @@ impl SimBuilder {
                 inventory.clone(),
                 claims.clone(),
                 self.timings,
+                self.real_ceph.clone(),
             )?;
             let microovn = McService::new(
                 Service::Microovn,
@@ -328,15 +353,22 @@ impl SimBuilder {
                 inventory.clone(),
                 claims.clone(),
                 self.timings,
+                None,
             )?;
             if let Ok(mut faults) = ctl.faults.lock() {
                 for rule in &self.call_rules {
                     faults.add(rule.clone())?;
                 }
             }
-            lxd.start()?;
-            microceph.start()?;
-            microovn.start()?;
+            if self.served.contains(&Service::Lxd) {
+                lxd.start()?;
+            }
+            if self.served.contains(&Service::Microceph) {
+                microceph.start()?;
+            }
+            if self.served.contains(&Service::Microovn) {
+                microovn.start()?;
+            }
             let inner = Arc::new(NodeInner {
                 ctl,
                 inventory,
@@ -344,6 +376,7 @@ impl SimBuilder {
                 lxd,
                 microceph,
                 microovn,
+                served: self.served.clone(),
             });
             if let Ok(mut n) = fabric.nodes.write() {
                 n.push(inner.clone());
@@ -550,6 +583,10 @@ impl SimNode {
     pub fn ip(&self) -> IpAddr {
         self.inner.ctl.ip
     }
+    /// Whether this node serves `service` (see [`SimBuilder::services`]).
+    pub fn serves(&self, service: Service) -> bool {
+        self.inner.served.contains(&service)
+    }
     /// LXD unix socket.
     pub fn lxd_socket(&self) -> PathBuf {
         self.inner.lxd.socket_path()
@@ -628,10 +665,14 @@ impl SimNode {
     }
 
     fn summary(&self) -> serde_json::Value {
-        let svc = |socket: PathBuf,
+        let svc = |service: Service,
+                   socket: PathBuf,
                    https: Option<SocketAddr>,
                    server_fp: String,
                    cluster_fp: Option<String>| {
+            if !self.serves(service) {
+                return serde_json::Value::Null;
+            }
             serde_json::json!({
                 "socket": socket,
                 "https": https.map(|a| a.to_string()),
@@ -643,11 +684,11 @@ impl SimNode {
             "name": self.name(),
             "ip": self.ip().to_string(),
             "alive": self.is_alive(),
-            "lxd": svc(self.lxd_socket(), self.lxd_https(), self.lxd_server_fingerprint(), self.lxd_cluster_fingerprint()),
+            "lxd": svc(Service::Lxd, self.lxd_socket(), self.lxd_https(), self.lxd_server_fingerprint(), self.lxd_cluster_fingerprint()),
             "lxd_profile": self.lxd_profile(),
             "lxd_version": self.lxd_profile().server_version(),
-            "microceph": svc(self.microceph_socket(), self.microceph_https(), self.microceph_server_fingerprint(), self.microceph_cluster_fingerprint()),
-            "microovn": svc(self.microovn_socket(), self.microovn_https(), self.microovn_server_fingerprint(), self.microovn_cluster_fingerprint()),
+            "microceph": svc(Service::Microceph, self.microceph_socket(), self.microceph_https(), self.microceph_server_fingerprint(), self.microceph_cluster_fingerprint()),
+            "microovn": svc(Service::Microovn, self.microovn_socket(), self.microovn_https(), self.microovn_server_fingerprint(), self.microovn_cluster_fingerprint()),
         })
     }
 }

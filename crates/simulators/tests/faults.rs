@@ -179,6 +179,31 @@ async fn crashed_member_is_offline_and_its_pool_creation_fails() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_forwarded_to_a_crashed_member_fails_as_on_lxd_5_0_2() {
+    let sim = sim(2, LxdProfile::Legacy).await;
+    lxd_bootstrap(&sim, "node1").await;
+    assert_eq!(
+        lxd_join(&sim, "node1", "node2").await.meta()["status"],
+        "Success"
+    );
+    sim.crash("node2").unwrap();
+    let r = lxd(&sim, "node1").get("/1.0?target=node2").await;
+    let ip2 = sim.node("node2").unwrap().ip();
+    // observed on 5.0.2 while the member's listener restarted
+    assert_eq!(
+        (r.status, r.error()),
+        (
+            500,
+            format!(
+                "Get \"https://{ip2}:8443/1.0?target=node2\": Unable to connect to: {ip2}:8443 \
+                 ([dial tcp {ip2}:8443: connect: connection refused])"
+            )
+            .as_str()
+        )
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn network_fault_between_nodes_breaks_the_join() {
     let sim = sim(2, LxdProfile::Legacy).await;
     lxd_bootstrap(&sim, "node1").await;

@@ -213,6 +213,27 @@ async fn legacy_rejects_source_wipe_and_current_rejects_ceph_source() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn legacy_refuses_source_wipe_as_a_member_key_in_a_cluster() {
+    let legacy = sim(1, LxdProfile::Legacy).await;
+    lxd_bootstrap(&legacy, "node1").await;
+    let r = lxd(&legacy, "node1")
+        .post(
+            "/1.0/storage-pools?target=node1",
+            json!({"name": "local", "driver": "btrfs",
+                   "config": {"source": "/dev/loop0", "source.wipe": "true"}}),
+        )
+        .await;
+    // observed on a clustered 5.0.2 (the real-services tier's lab)
+    assert_eq!(
+        (r.status, r.error()),
+        (
+            500,
+            "Config key \"source.wipe\" may not be used as member-specific key"
+        )
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn wait_on_failed_operation_current_is_200_error_envelope() {
     let sim = sim(2, LxdProfile::Current).await;
     lxd_bootstrap(&sim, "node1").await;

@@ -50,6 +50,51 @@ fn run_sees_every_nodes_sockets_and_passes_the_exit_status_on() {
 }
 
 #[test]
+fn services_left_out_get_no_socket() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().to_str().unwrap();
+    let check = format!(
+        "for n in node1 node2; do test -e {state}/$n/lxd/unix.socket && exit 8; \
+         for s in microceph/control.socket microovn/control.socket; do \
+         test -S {state}/$n/$s || exit 9; done; done; exit 0"
+    );
+    let out = sim()
+        .args([
+            "--nodes",
+            "2",
+            "--base-ip",
+            "127.0.95.1",
+            "--services",
+            "microceph,microovn",
+            "--state-dir",
+            state,
+            "--run",
+            "--",
+            "sh",
+            "-c",
+            &check,
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = sim()
+        .args(["--services", "lxd,ovn", "--run", "--", "true"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("invalid value 'ovn' for '--services"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
 fn bad_arguments_are_refused_with_a_reason() {
     let out = sim()
         .args(["--nodes", "0", "--run", "--", "true"])

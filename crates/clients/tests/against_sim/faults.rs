@@ -86,19 +86,31 @@ async fn injected_5xx_are_transient_and_named() {
         );
     }
 
-    // The same for the microcluster daemons.
+    // The same for the microcluster daemons. A bare 500 is a failure
+    // that does not pass by itself; a busy database does.
     let sim = sim(1, LxdProfile::Current).await;
     sim.add_fault(
         "node1",
-        FaultRule::on(SimService::Microceph, "GET", "/core/1.0").error(500),
+        FaultRule::on(SimService::Microceph, "GET", "/core/1.0")
+            .error(500)
+            .times(1),
     )
     .unwrap();
     let e = ceph(&sim, "node1").server_info().await.unwrap_err();
-    assert!(e.is_transient());
+    assert!(!e.is_transient());
     assert_eq!(
         e.to_string(),
         "MicroCeph on node node1, GET /core/1.0: the service answered 500: Internal Server Error"
     );
+    sim.add_fault(
+        "node1",
+        FaultRule::on(SimService::Microceph, "GET", "/core/1.0")
+            .error_with(500, "database is busy")
+            .times(1),
+    )
+    .unwrap();
+    let e = ceph(&sim, "node1").server_info().await.unwrap_err();
+    assert!(e.is_transient());
     // A 503 from bootstrap is the one retryable bootstrap failure.
     sim.add_fault(
         "node1",

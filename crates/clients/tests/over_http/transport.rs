@@ -271,11 +271,70 @@ async fn status_classification() {
             "Database is not yet initialized",
             true,
         ),
+        // LXD and microcluster answer most failures with 500: permanent,
+        // unless the message names a condition that passes.
         (
             Reply::raw(500, r#"{"type":"error","error_code":500,"error":"boom"}"#),
             500,
             "boom",
+            false,
+        ),
+        (
+            Reply::raw(
+                500,
+                r#"{"type":"error","error_code":500,"error":"Failed to begin transaction: database is locked"}"#,
+            ),
+            500,
+            "Failed to begin transaction: database is locked",
             true,
+        ),
+        (
+            Reply::raw(
+                500,
+                r#"{"type":"error","error_code":500,"error":"Failed to get leader: No available dqlite leader server found"}"#,
+            ),
+            500,
+            "Failed to get leader: No available dqlite leader server found",
+            true,
+        ),
+        // Observed on LXD 5.0.2 while the member's listener restarted: passes.
+        (
+            Reply::raw(
+                500,
+                r#"{"type":"error","error_code":500,"error":"Get \"https://10.100.0.4:8443/1.0?target=node4\": Unable to connect to: 10.100.0.4:8443 ([dial tcp 10.100.0.4:8443: connect: connection refused])"}"#,
+            ),
+            500,
+            "Get \"https://10.100.0.4:8443/1.0?target=node4\": Unable to connect to: 10.100.0.4:8443 ([dial tcp 10.100.0.4:8443: connect: connection refused])",
+            true,
+        ),
+        // A member that went away while a request was forwarded to it.
+        (
+            Reply::raw(
+                500,
+                r#"{"type":"error","error_code":500,"error":"Post \"https://10.0.0.3:8443/1.0/storage-pools\": EOF"}"#,
+            ),
+            500,
+            "Post \"https://10.0.0.3:8443/1.0/storage-pools\": EOF",
+            true,
+        ),
+        // Observed on LXD 5.0.2 (Debian 12), all deterministic.
+        (
+            Reply::raw(
+                500,
+                r#"{"type":"error","error_code":500,"error":"Failed to format block device: Failed to run: mkfs.btrfs -L bad2 /dev/loop0: exit status 1 (ERROR: /dev/loop0 appears to contain an existing filesystem (btrfs))"}"#,
+            ),
+            500,
+            "Failed to format block device: Failed to run: mkfs.btrfs -L bad2 /dev/loop0: exit status 1 (ERROR: /dev/loop0 appears to contain an existing filesystem (btrfs))",
+            false,
+        ),
+        (
+            Reply::raw(
+                500,
+                r#"{"type":"error","error_code":500,"error":"Config key \"source.wipe\" may not be used as member-specific key"}"#,
+            ),
+            500,
+            "Config key \"source.wipe\" may not be used as member-specific key",
+            false,
         ),
         (
             Reply::raw(400, r#"{"type":"error","error_code":400,"error":"bad"}"#),

@@ -1107,11 +1107,17 @@ impl Ctx<'_> {
     }
 
     /// The step that makes `member` part of the LXD cluster.
+    /// The step after which `member`'s LXD is a settled cluster member: its
+    /// bootstrap, or for a joiner the `core.https_address` change that
+    /// follows its join. That change restarts LXD's HTTPS listener, so a
+    /// request forwarded to the member meanwhile (`?target=`, a pool
+    /// creation's notification) is refused: seen on a real LXD 5.0.2,
+    /// where `GET /1.0?target=node4` got `connection refused`.
     fn lxd_ready(&self, member: &str) -> StepId {
         if self.bootstrap && member == self.init_name() {
             id_at(&["lxd.bootstrap"], member)
         } else {
-            id_at(&["lxd.join"], member)
+            id_at(&["lxd.config.join"], member)
         }
     }
 
@@ -1170,10 +1176,11 @@ impl Ctx<'_> {
     }
 
     /// The barrier between the joins and the per-member definitions: one
-    /// step that checks that LXD lists every member, after every member's
-    /// bootstrap or join. Each definition then depends on this one step
-    /// rather than on every join, which would make the plan quadratic in the
-    /// number of members.
+    /// step that checks that LXD lists every member, after each member's
+    /// LXD is settled ([`Ctx::lxd_ready`]: the initiator's bootstrap, each
+    /// joiner's settings change after its join). Each definition then
+    /// depends on this one step rather than on every join, which would make
+    /// the plan quadratic in the number of members.
     fn await_lxd_members(&self) -> Step {
         let init = self.init_name();
         let mut deps: Vec<StepId> = self
@@ -1707,7 +1714,7 @@ impl Ctx<'_> {
                 let dep = if self.bootstrap {
                     id("lxd.pool.local")
                 } else {
-                    id_at(&["lxd.join"], m)
+                    self.lxd_ready(m)
                 };
                 let done = local_volumes
                     .contains(&(vol, m.as_str()))

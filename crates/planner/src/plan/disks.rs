@@ -18,6 +18,8 @@
 //! read-only, mounted and otherwise used disks (`used_by`, an OSD, an LXD
 //! pool source), and the disk selected for the other kind: MicroCloud only
 //! skips partitioned disks and may hand one disk to both ZFS and Ceph.
+//! LXD without `resources_disk_mounted` (5.0.x) does not report mounts, so
+//! on such a system every disk a filter chooses gets a warning.
 //! Local filters run before Ceph filters so that the single local disk is
 //! the one MicroCloud would pick and Ceph gets the rest. A disk that is
 //! already what the plan wants (an OSD of this member for Ceph, the source
@@ -182,6 +184,42 @@ fn fitness(disk: &InventoryDisk, kind: Kind) -> Result<Option<String>, String> {
         return Err(format!("is used by {}", disk.used_by));
     }
     Ok(None)
+}
+
+/// LXD before `resources_disk_mounted` (5.0.x) does not say whether a disk
+/// is mounted, so a filter may pick one in use: on a real LXD 5.0.2 a
+/// `size > 100GiB` filter chose the disk holding the root file system.
+/// Says so for every disk a filter newly chose on such a system.
+fn warn_mount_state_unknown(input: &DiskInput<'_>, out: &SystemDisks, warnings: &mut Vec<String>) {
+    let Some(lxd) = input.inv.services.lxd.as_ref() else {
+        return;
+    };
+    if lxd.has_extension("resources_disk_mounted") {
+        return;
+    }
+    let chosen: Vec<String> = out
+        .local
+        .iter()
+        .chain(&out.ceph)
+        .filter(|d| d.already.is_none())
+        .filter_map(|d| match &d.source {
+            DiskSource::Filter { filter } => Some(format!(
+                "{} ({filter})",
+                d.disk.as_deref().unwrap_or(&d.path)
+            )),
+            DiskSource::Direct => None,
+        })
+        .collect();
+    if !chosen.is_empty() {
+        warnings.push(format!(
+            "LXD {} on {} does not report whether a disk is mounted (it lacks the API extension \
+             resources_disk_mounted), so the filters may have chosen a disk in use: {}; \
+             check these disks, or name the disks by path",
+            lxd.version,
+            out.system,
+            chosen.join(", ")
+        ));
+    }
 }
 
 /// Selects the disks of every system; records filter bound violations and
@@ -417,6 +455,7 @@ pub(crate) fn select(
             }
             out.ceph.shrink_to_fit();
         }
+        warn_mount_state_unknown(input, &out, warnings);
         systems.push(out);
     }
 

@@ -1,12 +1,13 @@
 //! `microcloud-sim`: runs N simulated nodes (LXD + MicroCeph + MicroOVN
-//! each) on this machine until Ctrl-C, and prints what it started.
+//! each, or a subset with `--services`) on this machine until Ctrl-C, and
+//! prints what it started.
 
 use std::net::Ipv4Addr;
 use std::path::PathBuf;
 
 use anyhow::{Context as _, bail};
 use clap::{Parser, ValueEnum};
-use simulators::{FaultScript, LatencyModel, LxdProfile, NodeSpec, SimBuilder};
+use simulators::{CephCli, FaultScript, LatencyModel, LxdProfile, NodeSpec, Service, SimBuilder};
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
 enum Profile {
@@ -21,6 +22,24 @@ impl From<Profile> for LxdProfile {
         match p {
             Profile::Legacy => LxdProfile::Legacy,
             Profile::Current => LxdProfile::Current,
+        }
+    }
+}
+
+/// A simulated service.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum ServiceArg {
+    Lxd,
+    Microceph,
+    Microovn,
+}
+
+impl From<ServiceArg> for Service {
+    fn from(s: ServiceArg) -> Self {
+        match s {
+            ServiceArg::Lxd => Service::Lxd,
+            ServiceArg::Microceph => Service::Microceph,
+            ServiceArg::Microovn => Service::Microovn,
         }
     }
 }
@@ -57,6 +76,21 @@ struct Args {
     /// Fault script (JSON or YAML).
     #[arg(long)]
     faults: Option<PathBuf>,
+    /// Services every node serves (comma-separated). Leave one out to use
+    /// a real daemon in its place, e.g. `--services microceph,microovn`
+    /// next to a real LXD per machine: the left-out service gets no socket.
+    #[arg(
+        long,
+        value_enum,
+        value_delimiter = ',',
+        default_value = "lxd,microceph,microovn"
+    )]
+    services: Vec<ServiceArg>,
+    /// Answer MicroCeph's pool calls (list, replication) from a real Ceph
+    /// cluster by running this command as its `ceph` CLI, e.g.
+    /// `ip netns exec NS ceph --conf PATH` (split on whitespace).
+    #[arg(long, value_name = "COMMAND")]
+    ceph_cli: Option<String>,
     /// Multiplier for simulated durations and injected latencies.
     #[arg(long, default_value_t = 1.0)]
     time_scale: f64,
@@ -106,9 +140,14 @@ async fn run(args: Args) -> anyhow::Result<()> {
         })?;
         overrides.push((node.to_string(), LxdProfile::from(profile)));
     }
+    let services: Vec<Service> = args.services.iter().map(|s| Service::from(*s)).collect();
     let mut builder = SimBuilder::new()
         .base_ip(args.base_ip)
-        .time_scale(args.time_scale);
+        .time_scale(args.time_scale)
+        .services(&services);
+    if let Some(command) = &args.ceph_cli {
+        builder = builder.ceph_cli(CephCli::parse(command)?);
+    }
     if let Some(path) = &args.latency_model {
         let model = if path.as_os_str() == "v1" {
             LatencyModel::v1()?
@@ -189,28 +228,38 @@ async fn run(args: Args) -> anyhow::Result<()> {
 fn print_text(sim: &simulators::Sim) {
     println!("state directory: {}", sim.state_dir().display());
     for n in sim.nodes() {
-        println!(
-            "{} ({}), LXD {} ({:?})",
-            n.name(),
-            n.ip(),
-            n.lxd_profile().server_version(),
-            n.lxd_profile()
-        );
-        println!("  lxd        {}", n.lxd_socket().display());
-        println!(
-            "             server certificate {}",
-            n.lxd_server_fingerprint()
-        );
-        println!("  microceph  {}", n.microceph_socket().display());
-        println!(
-            "             server certificate {}",
-            n.microceph_server_fingerprint()
-        );
-        println!("  microovn   {}", n.microovn_socket().display());
-        println!(
-            "             server certificate {}",
-            n.microovn_server_fingerprint()
-        );
+        if n.serves(Service::Lxd) {
+            println!(
+                "{} ({}), LXD {} ({:?})",
+                n.name(),
+                n.ip(),
+                n.lxd_profile().server_version(),
+                n.lxd_profile()
+            );
+        } else {
+            println!("{} ({})", n.name(), n.ip());
+        }
+        let services = [
+            (Service::Lxd, n.lxd_socket(), n.lxd_server_fingerprint()),
+            (
+                Service::Microceph,
+                n.microceph_socket(),
+                n.microceph_server_fingerprint(),
+            ),
+            (
+                Service::Microovn,
+                n.microovn_socket(),
+                n.microovn_server_fingerprint(),
+            ),
+        ];
+        for (service, socket, fingerprint) in services {
+            if n.serves(service) {
+                println!("  {:<10} {}", service.name(), socket.display());
+                println!("             server certificate {fingerprint}");
+            } else {
+                println!("  {:<10} not simulated", service.name());
+            }
+        }
         println!(
             "  HTTPS: set LXD core.https_address / microcluster address to {}:<port>",
             n.ip()

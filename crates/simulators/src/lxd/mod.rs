@@ -482,7 +482,7 @@ impl LxdService {
                     Err(e) => Reply::error(500, e.to_string()),
                 }
             }
-            Err(e) => Reply::error(500, e),
+            Err(e) => Reply::error(500, forward_error(&e, addr)),
         }
     }
 
@@ -2031,6 +2031,19 @@ fn is_wildcard(addr: &str) -> bool {
         host.trim_start_matches('[').trim_end_matches(']'),
         "" | "::" | "0.0.0.0"
     )
+}
+
+/// LXD's wording when it cannot reach the member a request is forwarded
+/// to; observed on 5.0.2: `Get "https://10.100.0.4:8443/1.0?target=node4":
+/// Unable to connect to: 10.100.0.4:8443 ([dial tcp 10.100.0.4:8443:
+/// connect: connection refused])`.
+fn forward_error(error: &str, addr: SocketAddr) -> String {
+    match error.split_once(": dial tcp ") {
+        Some((request, dial)) => {
+            format!("{request}: Unable to connect to: {addr} ([dial tcp {dial}])")
+        }
+        None => error.to_owned(),
+    }
 }
 
 pub(crate) fn go_bind_error(e: &std::io::Error) -> String {

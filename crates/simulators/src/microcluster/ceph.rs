@@ -8,7 +8,8 @@
 //! pool. `GET /1.0/configs` needs a JSON body, like the real daemon (no
 //! body is a 500 `EOF`). `PUT /1.0/pools-op` sets the replication size of
 //! the named pools (`["*"]` all, `[""]` only the default). `mon`, `mgr` and
-//! `mds` run on the first three members.
+//! `mds` run on the first three members. With a real Ceph cluster behind
+//! the simulation ([`super::real_ceph`]), the pool calls go to it.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -152,8 +153,8 @@ impl McService {
             (&Method::GET, ["1.0", "services"]) => self.ceph_services(),
             (&Method::GET, ["1.0", "configs"]) => self.configs_get(req),
             (&Method::PUT, ["1.0", "configs"]) => self.configs_put(req),
-            (&Method::GET, ["1.0", "pools"]) => self.pools_get(),
-            (&Method::PUT, ["1.0", "pools-op"]) => self.pools_op(req),
+            (&Method::GET, ["1.0", "pools"]) => self.pools_get().await,
+            (&Method::PUT, ["1.0", "pools-op"]) => self.pools_op(req).await,
             (_, ["1.0", "disks"])
             | (_, ["1.0", "configs"])
             | (_, ["1.0", "pools"])
@@ -356,7 +357,13 @@ impl McService {
         }
     }
 
-    fn pools_get(&self) -> Reply {
+    async fn pools_get(&self) -> Reply {
+        if let Some(cli) = &self.real_ceph {
+            return match cli.pools().await {
+                Ok(pools) => Reply::sync(pools),
+                Err(e) => Reply::error(500, e),
+            };
+        }
         match self.with_db(|db| db.ceph.pools.clone()) {
             Ok(pools) => Reply::sync(
                 pools
@@ -368,7 +375,7 @@ impl McService {
         }
     }
 
-    fn pools_op(&self, req: &Request) -> Reply {
+    async fn pools_op(&self, req: &Request) -> Reply {
         #[derive(Deserialize, Default)]
         #[serde(default)]
         struct PoolPut {
@@ -384,6 +391,12 @@ impl McService {
         };
         if size == 0 || size > 10 {
             return Reply::error(500, format!("Failed to set pool size: invalid size {size}"));
+        }
+        if let Some(cli) = &self.real_ceph {
+            return match cli.set_replication(&body.pools, size).await {
+                Ok(()) => Reply::empty(),
+                Err(e) => Reply::error(500, e),
+            };
         }
         let r = self.with_db(|db| {
             db.ceph.default_size = size;

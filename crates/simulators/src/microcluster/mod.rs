@@ -21,6 +21,7 @@
 
 pub(crate) mod ceph;
 pub(crate) mod ovn;
+pub(crate) mod real_ceph;
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, Weak};
@@ -86,6 +87,8 @@ pub(crate) struct McService {
     timings: Timings,
     /// Serialises `POST /1.0/disks` like MicroCeph's mutex.
     disk_lock: tokio::sync::Mutex<()>,
+    /// MicroCeph only: the real Ceph cluster answering pool calls.
+    real_ceph: Option<real_ceph::CephCli>,
 }
 
 impl std::fmt::Debug for McService {
@@ -109,6 +112,7 @@ impl McService {
         inventory: Arc<Inventory>,
         claims: Arc<Claims>,
         timings: Timings,
+        real_ceph: Option<real_ceph::CephCli>,
     ) -> Result<Arc<Self>, crate::SimError> {
         let hostname = inventory
             .hostname
@@ -127,6 +131,7 @@ impl McService {
             local: Mutex::new(Local::default()),
             timings,
             disk_lock: tokio::sync::Mutex::new(()),
+            real_ceph,
         }))
     }
 
