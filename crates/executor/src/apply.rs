@@ -863,14 +863,16 @@ where
             ))?;
         }
         // An unused token from an interrupted run would make LXD refuse a
-        // second one for the same name: cancel it first.
+        // second one for the same name: cancel it first. Only a running one:
+        // LXD lists finished operations for a while (such as a token this
+        // step cancelled before a failed attempt) and refuses to cancel them.
         let operations = lxd
             .operations()
             .await
             .map_err(service_error(step, "listing LXD operations"))?;
         for op in operations
             .iter()
-            .filter(|op| op.metadata_str("serverName") == Some(joiner))
+            .filter(|op| op.status == "Running" && op.metadata_str("serverName") == Some(joiner))
         {
             lxd.cancel_operation(&op.id).await.map_err(service_error(
                 step,
