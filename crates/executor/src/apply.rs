@@ -27,6 +27,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use clients::cert::Fingerprint;
+use clients::envelope::OperationState;
 use clients::lxd::{
     ClusterJoin, ClusterMemberConfigKey, LxdApi, NetworksPost, ProfilePut, ServerPut,
     StoragePoolsPost, StorageVolumesPost, TokenField as ClientTokenField,
@@ -40,6 +41,7 @@ use planner::plan::{Action, Plan, Service, Step, TokenField};
 use crate::dag::{Dag, DagError, Node, StepId};
 use crate::retry::Deadlines;
 use crate::run::{Outcome, Runner, StepError};
+use crate::wipe;
 
 /// The clients of one machine.
 pub struct NodeClients<L, C, O> {
@@ -88,6 +90,21 @@ pub enum ApplyError {
         step: String,
         /// The token step.
         token_from: String,
+    },
+    /// A disk the step would wipe is gone, is another disk than the one
+    /// planned, or is in use (see [`crate::wipe`]).
+    #[error(
+        "step {step}: refusing to wipe {path} on {node}: {reason}; nothing was wiped. Check the disks of {node} (`lxc info --resources`); run again once the disk is the one to wipe: the next run plans from the disks as they are then"
+    )]
+    WipeRefused {
+        /// The step.
+        step: String,
+        /// The machine the disk is in.
+        node: String,
+        /// The path the step would hand to the service.
+        path: String,
+        /// What differs from the plan, or what uses the disk.
+        reason: String,
     },
     /// The live state contradicts the plan in a way the step cannot fix.
     #[error("step {step} on {node}: {what}")]
@@ -302,6 +319,34 @@ where
         }
     }
 
+    /// Reads the disks of every member whose disk `step` wipes and fails
+    /// unless each is still what the plan recorded (see [`crate::wipe`]).
+    async fn check_wipes(&self, step: &Step, scope: wipe::Scope) -> Result<(), ApplyError> {
+        for w in &step.wipes {
+            let member = self
+                .nodes
+                .get(&w.member)
+                .ok_or_else(|| ApplyError::NoClient {
+                    step: step.id.0.clone(),
+                    node: w.member.clone(),
+                    service: "LXD".to_owned(),
+                })?;
+            let resources = member.lxd.resources(None).await.map_err(service_error(
+                step,
+                format!("reading the disks of {} before wiping {}", w.member, w.path),
+            ))?;
+            if let Some(reason) = wipe::refusal(w, &resources.storage.disks, scope) {
+                return Err(ApplyError::WipeRefused {
+                    step: step.id.0.clone(),
+                    node: w.member.clone(),
+                    path: w.path.clone(),
+                    reason,
+                });
+            }
+        }
+        Ok(())
+    }
+
     fn take_token(&self, step: &Step, from: &str) -> Result<Token, ApplyError> {
         let tokens = self
             .tokens
@@ -508,6 +553,7 @@ where
                     TokenField::ClusterToken => ClientTokenField::Explicit,
                     TokenField::ClusterPassword => ClientTokenField::Password,
                 };
+                self.check_wipes(step, wipe::Scope::Unused).await?;
                 node.lxd
                     .join_cluster(&join, field)
                     .await
@@ -558,6 +604,7 @@ where
                 {
                     return Ok(Outcome::AlreadyDone);
                 }
+                self.check_wipes(step, wipe::Scope::Unused).await?;
                 let body = DisksPost {
                     path: vec![path.clone()],
                     wipe: *wipe,
@@ -695,6 +742,12 @@ where
                     return Ok(Outcome::AlreadyDone);
                 }
                 let partial = existing.is_some_and(|p| partially_created(&p.status, &p.config));
+                let scope = if partial {
+                    wipe::Scope::IdentityOnly
+                } else {
+                    wipe::Scope::Unused
+                };
+                self.check_wipes(step, scope).await?;
                 let (config, description) = global_fields(partial, config, description);
                 let body = StoragePoolsPost {
                     name: name.clone(),
@@ -863,17 +916,18 @@ where
             ))?;
         }
         // An unused token from an interrupted run would make LXD refuse a
-        // second one for the same name: cancel it first. Only a running one:
-        // LXD lists finished operations for a while (such as a token this
-        // step cancelled before a failed attempt) and refuses to cancel them.
+        // second one for the same name: cancel it first. A token that is
+        // no longer running (used by a failed join, or cancelled by this
+        // step before a failed attempt) is listed for a while, and LXD
+        // refuses to cancel it: leave it.
         let operations = lxd
             .operations()
             .await
             .map_err(service_error(step, "listing LXD operations"))?;
-        for op in operations
-            .iter()
-            .filter(|op| op.status == "Running" && op.metadata_str("serverName") == Some(joiner))
-        {
+        for op in operations.iter().filter(|op| {
+            op.metadata_str("serverName") == Some(joiner)
+                && op.state() == OperationState::InProgress
+        }) {
             lxd.cancel_operation(&op.id).await.map_err(service_error(
                 step,
                 format!("cancelling the unused join token for {joiner}"),

@@ -11,12 +11,16 @@
 //! client calls with ensure semantics.
 //!
 //! [`journal`] records the plan and each step's outcome on disk, atomically.
+//!
+//! [`wipe`] is the last check before a disk is wiped: still the planned
+//! disk, and unused.
 
 pub mod apply;
 pub mod dag;
 pub mod journal;
 pub mod retry;
 pub mod run;
+pub mod wipe;
 
 pub use dag::{Dag, DagError, Node, StepId};
 pub use retry::{Deadlines, RetryPolicy};

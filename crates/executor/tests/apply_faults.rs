@@ -553,3 +553,39 @@ async fn transient_faults_while_adding_a_machine() {
         diff(&now, &clean)
     );
 }
+
+/// Found by the chaos soak: an LXD join that used its token (the member's
+/// certificate was added) and then failed (the cluster refused to accept
+/// the member) leaves a token operation that is no longer running. The
+/// re-run's token step must not try to cancel it (LXD refuses: "Only
+/// running operations can be cancelled"), and completes the cluster.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_join_that_used_its_token_and_failed_is_given_a_new_one() {
+    let sim = start(3, LxdProfile::Current).await;
+    sim.add_fault(
+        "node1",
+        FaultRule::on(Service::Lxd, "POST", "/internal/cluster/accept")
+            .over(Transport::Https)
+            .error_with(403, "refused by the test")
+            .times(1),
+    )
+    .unwrap();
+    let seed = Seed::bootstrap(&sim, 3);
+    let first = run(&sim, &seed).await;
+    let failed: Vec<String> = first
+        .report
+        .failures()
+        .map(|(id, _)| id.0.clone())
+        .collect();
+    assert_eq!(failed.len(), 1, "{}", failures(&first.report));
+    assert!(failed[0].starts_with("lxd.join@"), "{failed:?}");
+    sim.clear_faults("node1").unwrap();
+    let again = run(&sim, &seed).await;
+    again.assert_succeeded("the re-run after a join that used its token");
+    assert_clean(
+        &sim,
+        LxdProfile::Current,
+        "after a join that used its token",
+    )
+    .await;
+}

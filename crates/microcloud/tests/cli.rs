@@ -214,8 +214,15 @@ fn plan_reports_every_planning_error_with_its_line_and_exits_two() {
         ),
         "{stdout}"
     );
+    // micro01's inventory has none of the disks the file wipes.
     assert!(
-        stdout.ends_with("examples/multicast-3-nodes.yaml: invalid, 5 errors\n"),
+        stdout.contains(
+            "error: refusing to plan a wipe of /dev/disk/by-id/nvme-ceph-micro01 on `micro01`: its LXD does not report that disk, so it could not be checked just before it is wiped\n  --> examples/multicast-3-nodes.yaml:17:17 (systems[0].storage.ceph[0].path)\n"
+        ),
+        "{stdout}"
+    );
+    assert!(
+        stdout.ends_with("examples/multicast-3-nodes.yaml: invalid, 7 errors\n"),
         "{stdout}"
     );
 }

@@ -572,3 +572,57 @@ fn filters_on_lxd_that_cannot_report_mounts_warn_for_every_chosen_disk() {
     let plan = run(&yaml, three()).unwrap();
     assert_eq!(plan.warnings, Vec::<String>::new());
 }
+
+/// micro02 and micro03 with a local disk each (all or none have one).
+const OTHERS: &str = "  - name: micro02\n    storage:\n      local:\n        path: /dev/nvme0n1\n  - name: micro03\n    storage:\n      local:\n        path: /dev/nvme0n1\n";
+
+#[test]
+fn a_wipe_of_a_disk_its_lxd_does_not_report_is_refused() {
+    let yaml = format!(
+        "{HEAD}systems:\n  - name: micro01\n    storage:\n      local:\n        path: /dev/sdz\n        wipe: true\n      ceph:\n        - path: /dev/sdy\n          wipe: true\n        - path: /dev/sdx\n{OTHERS}"
+    );
+    let result = run(&yaml, three());
+    expect(
+        result.clone(),
+        Some("micro01"),
+        "systems[0].storage.local.path",
+        "refusing to plan a wipe of /dev/sdz on `micro01`: its LXD does not report that disk, so it could not be checked just before it is wiped",
+    );
+    expect(
+        result.clone(),
+        Some("micro01"),
+        "systems[0].storage.ceph[0].path",
+        "refusing to plan a wipe of /dev/sdy on `micro01`: its LXD does not report that disk, so it could not be checked just before it is wiped",
+    );
+    // Without `wipe`, an unreported disk is only a warning.
+    let errors = result.unwrap_err();
+    assert!(
+        !errors.iter().any(|e| e.message.contains("/dev/sdx")),
+        "{:#?}",
+        errors.0
+    );
+}
+
+#[test]
+fn a_wipe_of_a_mounted_or_used_disk_is_refused() {
+    let mut one = system(1);
+    one.disks[2].mounted = true;
+    one.disks[2].used_by = "bcache".into();
+    one.disks[1].lxd_pool = Some("default".into());
+    let yaml = format!(
+        "{HEAD}systems:\n  - name: micro01\n    storage:\n      local:\n        path: /dev/nvme1n1\n        wipe: true\n      ceph:\n        - path: /dev/disk/by-id/ssd-sda\n          wipe: true\n{OTHERS}"
+    );
+    let result = run(&yaml, vec![one, system(2), system(3)]);
+    expect(
+        result.clone(),
+        Some("micro01"),
+        "systems[0].storage.local.wipe",
+        "refusing to plan a wipe of /dev/nvme1n1 (nvme1n1) on `micro01`: it is the source of LXD storage pool default",
+    );
+    expect(
+        result,
+        Some("micro01"),
+        "systems[0].storage.ceph[0].wipe",
+        "refusing to plan a wipe of /dev/disk/by-id/ssd-sda (sda) on `micro01`: it is mounted, it is used by bcache",
+    );
+}

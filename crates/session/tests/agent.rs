@@ -464,3 +464,41 @@ fn the_agent_futures_can_run_on_any_worker_thread() {
     );
     send(&agent.run(settings));
 }
+
+#[tokio::test]
+async fn a_client_without_a_certificate_gets_no_answer() {
+    use std::sync::Arc;
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+
+    let dir = tempfile::tempdir().unwrap();
+    let setup = start(40, missing_sockets(dir.path()), Duration::from_secs(30)).await;
+    let config = rustls::ClientConfig::builder_with_provider(clients::tls::crypto_provider())
+        .with_protocol_versions(&[&rustls::version::TLS13])
+        .unwrap()
+        .dangerous()
+        .with_custom_certificate_verifier(Arc::new(session::net::tls::AnyServerCertificate::new()))
+        .with_no_client_auth();
+    let tcp = tokio::net::TcpStream::connect(setup.address).await.unwrap();
+    let name = rustls::pki_types::ServerName::IpAddress(setup.address.ip().into());
+    // TLS 1.3 lets the client finish its side before the server has
+    // checked it: the refusal arrives as an alert on the first read.
+    let outcome = match tokio_rustls::TlsConnector::from(Arc::new(config))
+        .connect(name, tcp)
+        .await
+    {
+        Err(e) => Err(e),
+        Ok(mut tls) => {
+            let request = b"GET /1.0/agent/system HTTP/1.1\r\nhost: agent\r\n\r\n";
+            let _ = tls.write_all(request).await;
+            let mut answer = Vec::new();
+            tls.read_to_end(&mut answer).await.map(|_| answer)
+        }
+    };
+    let error = outcome.expect_err("an answer without a client certificate");
+    assert_eq!(
+        error.to_string(),
+        "received fatal alert: CertificateRequired"
+    );
+    // The initiator still reaches it.
+    assert_eq!(setup.client().system().await.unwrap().name, "micro02");
+}

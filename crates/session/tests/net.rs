@@ -592,3 +592,131 @@ async fn a_server_that_does_not_speak_the_protocol_is_named_as_such() {
         )
     );
 }
+
+/// One honest exchange made by hand over raw requests, recording the
+/// bodies an eavesdropper who could read them would have: the `Hello`
+/// and the `Proof`.
+async fn recorded_join(
+    address: SocketAddr,
+    initiator: &Identity,
+    me: &Identity,
+) -> (String, String) {
+    use rand_chacha::rand_core::SeedableRng;
+    let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(11);
+    let (mut joiner, hello) = session::Joiner::start(
+        session::JoinerConfig {
+            name: "micro02".to_owned(),
+            certificate: me.fingerprint(),
+            passphrase: Passphrase::new(PASSPHRASE),
+            intent: intent("micro02"),
+        },
+        &mut rng,
+    );
+    let hello = serde_json::to_string(&hello).unwrap();
+    let (status, body) = raw(
+        address,
+        me,
+        "POST",
+        "/1.0/trust/hello",
+        hello.clone().into(),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let challenge: session::Challenge = serde_json::from_str(&body).unwrap();
+    let proof = joiner
+        .on_challenge(initiator.fingerprint(), &challenge)
+        .unwrap();
+    let proof = serde_json::to_string(&proof).unwrap();
+    let (status, body) = raw(
+        address,
+        me,
+        "POST",
+        "/1.0/trust/proof",
+        proof.clone().into(),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let verdict: session::Verdict = serde_json::from_str(&body).unwrap();
+    let trusted = joiner.on_verdict(&verdict).unwrap();
+    assert_eq!(trusted.initiator_certificate, initiator.fingerprint());
+    (hello, proof)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replayed_session_messages_are_refused_and_trust_nobody() {
+    let me = identity("micro01");
+    let handle = serve_session(session_settings(any_port(23), &me, &["micro02", "micro03"]))
+        .await
+        .unwrap();
+    let address = handle.local_addr();
+    let micro02 = identity("micro02");
+    let (hello, proof) = recorded_join(address, &me, &micro02).await;
+
+    // The same proof again, even over micro02's own certificate: the
+    // attempt was used up.
+    let unknown = r#"{"kind":"unknown_attempt"}"#;
+    let (status, body) = raw(
+        address,
+        &micro02,
+        "POST",
+        "/1.0/trust/proof",
+        proof.clone().into(),
+    )
+    .await;
+    assert_eq!((status, body.as_str()), (409, unknown));
+
+    // An eavesdropper replays the hello from its own connection: it gets a
+    // fresh attempt (new SPAKE2 message and id) it cannot prove. The old
+    // proof names an attempt that no longer exists; moved onto the new
+    // attempt, its confirmation is for another key and another
+    // certificate, and fails (counted).
+    let mallory = identity("mallory");
+    let (status, body) = raw(
+        address,
+        &mallory,
+        "POST",
+        "/1.0/trust/hello",
+        hello.clone().into(),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let fresh: session::Challenge = serde_json::from_str(&body).unwrap();
+    let (status, body) = raw(
+        address,
+        &mallory,
+        "POST",
+        "/1.0/trust/proof",
+        proof.clone().into(),
+    )
+    .await;
+    assert_eq!((status, body.as_str()), (409, unknown));
+    let mut moved: serde_json::Value = serde_json::from_str(&proof).unwrap();
+    moved["attempt"] = serde_json::to_value(fresh.attempt).unwrap();
+    let (status, body) = raw(
+        address,
+        &mallory,
+        "POST",
+        "/1.0/trust/proof",
+        moved.to_string().into(),
+    )
+    .await;
+    assert_eq!((status, body.as_str()), (403, r#"{"kind":"proof_failed"}"#));
+
+    let progress = handle.progress().borrow().clone();
+    assert_eq!(progress.admitted, ["micro02"]);
+    assert_eq!(progress.failures, 1);
+    assert_eq!(progress.missing, ["micro03"]);
+    handle.stopper().stop("the test is over");
+    let _ = handle.wait().await;
+
+    // A later session (the initiator run again) knows none of it.
+    let handle = serve_session(session_settings(any_port(24), &me, &["micro02"]))
+        .await
+        .unwrap();
+    let address = handle.local_addr();
+    let (status, body) = raw(address, &micro02, "POST", "/1.0/trust/proof", proof.into()).await;
+    assert_eq!((status, body.as_str()), (409, unknown));
+    let progress = handle.progress().borrow().clone();
+    assert!(progress.admitted.is_empty());
+    assert_eq!(progress.failures, 0);
+}

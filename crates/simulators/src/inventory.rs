@@ -12,7 +12,7 @@
 //! (see [`Claims`]).
 
 use std::collections::BTreeMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
 
 use serde::{Deserialize, Serialize};
 
@@ -364,6 +364,39 @@ impl Inventory {
             })
             .collect();
         serde_json::json!({"total": cards.len(), "cards": cards})
+    }
+}
+
+/// A node's hardware as its services see it at this moment. It starts as
+/// the fixture; a test may change it while the node runs (a disk swapped,
+/// mounted or pulled between planning and applying) through
+/// [`crate::SimNode::edit_inventory`]. Readers take a snapshot per request.
+#[derive(Debug)]
+pub(crate) struct Hardware {
+    current: RwLock<Arc<Inventory>>,
+}
+
+impl Hardware {
+    pub(crate) fn new(inventory: Inventory) -> Self {
+        Hardware {
+            current: RwLock::new(Arc::new(inventory)),
+        }
+    }
+
+    /// The hardware now.
+    pub(crate) fn get(&self) -> Arc<Inventory> {
+        self.current
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Changes the hardware; requests after this see the change.
+    pub(crate) fn edit(&self, change: impl FnOnce(&mut Inventory)) {
+        let mut current = self.current.write().unwrap_or_else(PoisonError::into_inner);
+        let mut next = Inventory::clone(&current);
+        change(&mut next);
+        *current = Arc::new(next);
     }
 }
 

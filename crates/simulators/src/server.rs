@@ -401,7 +401,24 @@ async fn dispatch(
         body,
         peer,
     };
-    Ok(render(ctx.handler.clone().handle(request).await))
+    // A daemon finishes a request even when its client goes away (Go's
+    // net/http runs the handler to its end; LXD runs long work as
+    // background operations): only a crash of the node ends it. Without
+    // this, a client that dies mid-request (the tool being killed) would
+    // cut a handler at an arbitrary point, leaving half-updated state that
+    // no real daemon leaves.
+    let handler = ctx.handler.clone();
+    let crash = ctx.node.until_crash();
+    let task = tokio::spawn(async move {
+        tokio::select! {
+            reply = handler.handle(request) => Some(reply),
+            () = crash => None,
+        }
+    });
+    match task.await {
+        Ok(Some(reply)) => Ok(render(reply)),
+        _ => Err(DropConnection),
+    }
 }
 
 /// Result of a member-to-member HTTPS call.

@@ -10,7 +10,7 @@ use std::time::Duration;
 use crate::clock::SimClock;
 use crate::error::SimError;
 use crate::faults::{FaultRule, FaultScript, Service};
-use crate::inventory::{Claims, Inventory};
+use crate::inventory::{Claims, Hardware, Inventory};
 use crate::lxd::{LxdDb, LxdOptions, LxdProfile, LxdService};
 use crate::microcluster::real_ceph::CephCli;
 use crate::microcluster::{McDb, McService};
@@ -127,7 +127,7 @@ impl Fabric {
 #[derive(Debug)]
 pub(crate) struct NodeInner {
     pub ctl: Arc<NodeCtl>,
-    pub inventory: Arc<Inventory>,
+    pub inventory: Arc<Hardware>,
     pub claims: Arc<Claims>,
     pub lxd: Arc<LxdService>,
     pub microceph: Arc<McService>,
@@ -321,7 +321,7 @@ impl SimBuilder {
                 )?,
                 None => Inventory::default_for(&spec.name, i + 1, ip)?,
             };
-            let inventory = Arc::new(inventory);
+            let inventory = Arc::new(Hardware::new(inventory));
             let claims = Arc::new(Claims::default());
             let weak = Arc::downgrade(&fabric);
             let lxd = LxdService::new(
@@ -655,9 +655,16 @@ impl SimNode {
     pub fn is_alive(&self) -> bool {
         self.inner.ctl.is_alive()
     }
-    /// The node's inventory.
-    pub fn inventory(&self) -> &Inventory {
-        &self.inner.inventory
+    /// The node's hardware as its services report it now.
+    pub fn inventory(&self) -> Arc<Inventory> {
+        self.inner.inventory.get()
+    }
+
+    /// Changes the node's hardware while it runs, as if an operator swapped,
+    /// mounted or pulled a disk: every request after this sees the change
+    /// (LXD's `/1.0/resources`, pool and OSD creation checks).
+    pub fn edit_inventory(&self, change: impl FnOnce(&mut Inventory)) {
+        self.inner.inventory.edit(change);
     }
     /// Who holds a disk (by kernel name), if anyone.
     pub fn disk_holder(&self, disk_id: &str) -> Option<String> {

@@ -529,3 +529,35 @@ async fn microovn_services_encap_ip_and_northbound() {
         )
     );
 }
+
+/// Real daemons finish a request whose client went away (Go's net/http
+/// runs the handler to its end): a bootstrap whose caller gave up after
+/// 100 ms still completes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_whose_client_goes_away_still_completes() {
+    let sim = simulators::SimBuilder::new()
+        .nodes(1)
+        .time_scale(1.0)
+        .start()
+        .await
+        .unwrap();
+    let ip = sim.node("node1").unwrap().ip();
+    let impatient = ceph(&sim, "node1").with_timeout(Duration::from_millis(100));
+    let body = json!({"bootstrap": true, "name": "node1", "address": format!("{ip}:7443"),
+        "config": {"PublicNet": format!("{ip}/24"), "ClusterNet": format!("{ip}/24")}});
+    let gave_up = impatient.send("POST", "/core/control", Some(body)).await;
+    assert!(gave_up.is_err(), "the bootstrap takes about a second");
+    let c = ceph(&sim, "node1");
+    assert_eq!(c.get("/core/1.0").await.meta()["ready"], false);
+    let mut ready = false;
+    for _ in 0..100 {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        if c.get("/core/1.0").await.meta()["ready"] == true {
+            ready = true;
+            break;
+        }
+    }
+    assert!(ready, "the bootstrap finished without its client");
+    let members = c.get("/core/1.0/cluster").await;
+    assert_eq!(members.meta()[0]["name"], "node1", "{}", members.text);
+}

@@ -23,10 +23,10 @@ use std::net::{IpAddr, SocketAddr};
 use config_loader::model::{Initiator, System};
 use config_loader::{KeyPath, Mode, Preseed};
 
-use super::disks::{self, DiskInput, DiskSelection, DiskSource, SystemDisks};
+use super::disks::{self, DiskInput, DiskSelection, DiskSource, SelectedDisk, SystemDisks};
 use super::{
     Action, Decision, FORMAT_VERSION, MemberConfigKey, Phase, Plan, PlanError, PlanErrors,
-    PlanMode, PlannedSystem, Role, Service, Status, Step, StepId, TokenField,
+    PlanMode, PlannedSystem, Role, Service, Status, Step, StepId, TokenField, WipedDisk,
 };
 use crate::inventory::{
     ClusterState, Inventory, LxdService, MicroCephClusterState, SystemInventory,
@@ -240,6 +240,7 @@ pub(super) fn plan(preseed: &Preseed, inv: &Inventory) -> Result<Plan, PlanError
     check_disk_features(
         preseed, bootstrap, init, &members, &selection, cluster, &mut n,
     );
+    check_direct_wipes(&members, &selection, &mut n);
 
     // 7. Ceph networks.
     let ceph_networks = if use_ceph {
@@ -927,6 +928,74 @@ fn check_disk_features(
     }
 }
 
+/// A disk named by path with `wipe` must be one its LXD reports (so that
+/// the executor can check, just before wiping, that it is still the same
+/// disk), and must not be mounted or serve anything else. Filters never
+/// offer such disks; a path given directly is checked here.
+fn check_direct_wipes(members: &[Member<'_>], selection: &DiskSelection, n: &mut Notes) {
+    for s in &selection.systems {
+        let Some(m) = by_name(members, &s.system, Member::name) else {
+            continue;
+        };
+        let storage = m.path().key("storage");
+        let local = s.local.iter().map(|d| (d, storage.key("local")));
+        let ceph = s
+            .ceph
+            .iter()
+            .enumerate()
+            .map(|(i, d)| (d, storage.key("ceph").index(i)));
+        for (d, path) in local.chain(ceph) {
+            if !d.wipe || d.source != DiskSource::Direct || d.already.is_some() {
+                continue;
+            }
+            let disk = d
+                .disk
+                .as_deref()
+                .and_then(|id| m.inv.disks.iter().find(|x| x.id == id));
+            let Some(disk) = disk else {
+                n.error(
+                    Some(m.name()),
+                    path.key("path"),
+                    format!(
+                        "refusing to plan a wipe of {} on `{}`: its LXD does not report that disk, so it could not be checked just before it is wiped",
+                        d.path,
+                        m.name()
+                    ),
+                    "name the disk by a path its LXD reports (see `lxc info --resources`), or drop `wipe`",
+                );
+                continue;
+            };
+            let mut uses = Vec::new();
+            if disk.mounted {
+                uses.push("it is mounted".to_owned());
+            }
+            if !disk.used_by.is_empty() {
+                uses.push(format!("it is used by {}", disk.used_by));
+            }
+            if let Some(osd) = disk.ceph_osd {
+                uses.push(format!("it is Ceph OSD osd.{osd}"));
+            }
+            if let Some(pool) = &disk.lxd_pool {
+                uses.push(format!("it is the source of LXD storage pool {pool}"));
+            }
+            if !uses.is_empty() {
+                n.error(
+                    Some(m.name()),
+                    path.key("wipe"),
+                    format!(
+                        "refusing to plan a wipe of {} ({}) on `{}`: {}",
+                        d.path,
+                        disk.id,
+                        m.name(),
+                        uses.join(", ")
+                    ),
+                    "free the disk first, or choose another one",
+                );
+            }
+        }
+    }
+}
+
 /// `storage.ceph[1]` → its key path.
 fn filter_path(filter: &str) -> KeyPath {
     let (kind, rest) = filter
@@ -1231,8 +1300,21 @@ impl Ctx<'_> {
             action,
             depends_on,
             serial_group: None,
+            wipes: Vec::new(),
             status,
         }
+    }
+
+    /// What `system`'s `disk` is, when the plan wipes it (`None` when it
+    /// is not wiped, or not among the disks its LXD reports, which
+    /// planning refuses for a wipe).
+    fn wiped(&self, system: &str, disk: &SelectedDisk) -> Option<WipedDisk> {
+        if !disk.wipe {
+            return None;
+        }
+        let id = disk.disk.as_deref()?;
+        let found = self.system(system)?.disks.iter().find(|d| d.id == id)?;
+        Some(WipedDisk::of(system, &disk.path, found))
     }
 
     /// An upper bound of the number of steps [`Ctx::steps`] builds, so that
@@ -1430,6 +1512,12 @@ impl Ctx<'_> {
                     );
                     TokenField::ClusterPassword
                 };
+            let member_config = self.member_config(j);
+            // A join that brings the `local` pool to the member creates it
+            // there, wiping its disk when asked.
+            let wipes_local = member_config
+                .iter()
+                .any(|k| k.entity == "storage-pool" && k.name == "local" && k.key == "source.wipe");
             let mut step = self.step(
                 id_at(&["lxd.join"], name),
                 Phase::Join,
@@ -1442,12 +1530,19 @@ impl Ctx<'_> {
                     cluster_address: sock(self.init.address, Service::Lxd),
                     token_from: token,
                     token_field,
-                    member_config: self.member_config(j),
+                    member_config,
                 },
                 lxd_deps,
                 todo_or(self.joined_why(Service::Lxd, name)),
             );
             step.serial_group = Some("lxd.join".to_owned());
+            if wipes_local {
+                step.wipes.extend(
+                    self.disks_of(name)
+                        .and_then(|d| d.local.as_ref())
+                        .and_then(|d| self.wiped(name, d)),
+                );
+            }
             steps.push(step);
             let cfg = config([("core.https_address", "[::]:8443")]);
             let done = self.config_done(name, &cfg);
@@ -1512,6 +1607,7 @@ impl Ctx<'_> {
                                 .map(|o| format!("{} already is {o} on {}", d.path, s.system)),
                         ),
                     );
+                    step.wipes.extend(self.wiped(&s.system, d));
                     step.serial_group = Some(group.clone());
                     steps.push(step);
                     osd_steps.push(sid);
@@ -1956,6 +2052,17 @@ impl Ctx<'_> {
                 BTreeMap::new(),
                 Vec::new(),
             );
+            // The cluster-wide creation creates the pool on every member,
+            // wiping the disks their pending definitions ask to wipe.
+            if let Some(step) = steps.last_mut() {
+                step.wipes = local_members
+                    .iter()
+                    .filter_map(|m| {
+                        let disk = self.disks_of(m)?.local.as_ref()?;
+                        self.wiped(m, disk)
+                    })
+                    .collect();
+            }
             *root_pool = Some(("local".into(), sid));
         }
         if remote {

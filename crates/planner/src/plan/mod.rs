@@ -260,8 +260,57 @@ pub struct Step {
     /// Steps sharing a group must run one at a time (in plan order).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub serial_group: Option<String>,
+    /// The disks this step may wipe, as they were when planning: before
+    /// the step acts, the executor reads each member's disks again and
+    /// goes no further unless every one is still the same disk, unmounted
+    /// and unused.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub wipes: Vec<WipedDisk>,
     /// Whether anything is left to do.
     pub status: Status,
+}
+
+/// A disk a step wipes, as the member's LXD described it at planning time
+/// (`/1.0/resources`). Empty text fields were not reported.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WipedDisk {
+    /// The machine the disk is in.
+    pub member: String,
+    /// The path the step hands to the service.
+    pub path: String,
+    /// Kernel name when planning (`sdb`; may change across reboots, so
+    /// only shown, never compared).
+    pub id: String,
+    /// Name under `/dev/disk/by-id`.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub device_id: String,
+    /// World Wide Name.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub wwn: String,
+    /// Serial number.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub serial: String,
+    /// Model.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub model: String,
+    /// Size in bytes.
+    pub size: u64,
+}
+
+impl WipedDisk {
+    /// What identifies `disk` of `member`, to be wiped through `path`.
+    pub fn of(member: &str, path: &str, disk: &crate::inventory::InventoryDisk) -> WipedDisk {
+        WipedDisk {
+            member: member.to_owned(),
+            path: path.to_owned(),
+            id: disk.id.clone(),
+            device_id: disk.device_id.clone(),
+            wwn: disk.wwn.clone(),
+            serial: disk.serial.clone(),
+            model: disk.model.clone(),
+            size: disk.size,
+        }
+    }
 }
 
 impl Step {

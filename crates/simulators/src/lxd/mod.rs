@@ -42,7 +42,7 @@ use serde_json::{Value, json};
 use crate::clock::{parse_lxd_expiry, rfc3339_nano};
 use crate::faults::Service;
 use crate::http::{ApiError, Config, Reply, Request, percent_decode};
-use crate::inventory::{Claims, Inventory};
+use crate::inventory::{Claims, Hardware};
 use crate::server::{BoxFuture, Handler, Listeners, NodeCtl, peer_request};
 use crate::sim::{Fabric, Timings};
 use crate::tls::{Identity, Pin};
@@ -78,7 +78,7 @@ struct Local {
 pub(crate) struct LxdService {
     ctl: Arc<NodeCtl>,
     fabric: Weak<Fabric>,
-    inventory: Arc<Inventory>,
+    inventory: Arc<Hardware>,
     claims: Arc<Claims>,
     b: Behaviour,
     server_id: Identity,
@@ -117,12 +117,13 @@ impl LxdService {
     pub(crate) fn new(
         ctl: Arc<NodeCtl>,
         fabric: Weak<Fabric>,
-        inventory: Arc<Inventory>,
+        inventory: Arc<Hardware>,
         claims: Arc<Claims>,
         options: &LxdOptions,
         timings: Timings,
     ) -> Result<Arc<Self>, crate::SimError> {
         let hostname = inventory
+            .get()
             .hostname
             .clone()
             .unwrap_or_else(|| ctl.name.clone());
@@ -250,6 +251,7 @@ impl LxdService {
 
     fn hostname(&self) -> String {
         self.inventory
+            .get()
             .hostname
             .clone()
             .unwrap_or_else(|| self.ctl.name.clone())
@@ -375,9 +377,11 @@ impl LxdService {
             (Method::PUT, ["1.0"]) => self.server_put(&req, false),
             (Method::PATCH, ["1.0"]) => self.server_put(&req, true),
             (_, ["1.0"]) => self.not_implemented(),
-            (Method::GET, ["1.0", "resources"]) => {
-                Reply::sync(self.inventory.lxd_resources(self.b.modern_resources()))
-            }
+            (Method::GET, ["1.0", "resources"]) => Reply::sync(
+                self.inventory
+                    .get()
+                    .lxd_resources(self.b.modern_resources()),
+            ),
             (Method::GET, ["1.0", "cluster"]) => self.cluster_get(),
             (Method::PUT, ["1.0", "cluster"]) => self.cluster_put(&req),
             (Method::GET, ["1.0", "cluster", "members"]) => self.members_get(&req),
@@ -581,14 +585,14 @@ impl LxdService {
             .collect();
         let mut env = json!({
             "addresses": self.listen_addresses(),
-            "architectures": [self.inventory.architecture.clone()],
+            "architectures": [self.inventory.get().architecture.clone()],
             "certificate": identity.cert_pem(),
             "certificate_fingerprint": identity.fingerprint(),
             "driver": "lxc",
             "driver_version": if self.b.profile == LxdProfile::Legacy { "5.0.2" } else { "6.0.4" },
             "firewall": "nftables",
             "kernel": "Linux",
-            "kernel_architecture": self.inventory.architecture.clone(),
+            "kernel_architecture": self.inventory.get().architecture.clone(),
             "kernel_features": {"idmapped_mounts": "true", "netnsid_getifaddrs": "true", "seccomp_listener": "true", "seccomp_listener_continue": "true", "uevent_injection": "true", "unpriv_fscaps": "true"},
             "kernel_version": "6.8.0-sim",
             "lxc_features": {"cgroup2": "true", "devpts_fd": "true", "pidfd": "true"},
@@ -1029,7 +1033,7 @@ impl LxdService {
                 address: addr.to_string(),
                 sim_node: self.ctl.name.clone(),
                 roles: vec!["database-leader".into(), "database".into()],
-                architecture: self.inventory.architecture.clone(),
+                architecture: self.inventory.get().architecture.clone(),
             }];
         }
         if let Ok(mut l) = self.local.lock() {
@@ -1287,7 +1291,7 @@ impl LxdService {
             "sim_node": self.ctl.name,
             "api_extensions": self.b.extensions.len(),
             "server_version": self.b.version,
-            "architecture": self.inventory.architecture,
+            "architecture": self.inventory.get().architecture.clone(),
         });
         let accepted = peer_request(
             target,
@@ -1372,7 +1376,7 @@ impl LxdService {
             }
         }
         for (path, pool) in claims_needed {
-            if let Some(d) = self.inventory.disk_by_path(&path) {
+            if let Some(d) = self.inventory.get().disk_by_path(&path) {
                 let _ = self
                     .claims
                     .claim(&d.id, &format!("LXD storage pool \"{pool}\""));

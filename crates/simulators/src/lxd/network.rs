@@ -188,7 +188,7 @@ impl LxdService {
             };
             objs.push(n.to_json(view, &keys, with_project));
         }
-        for i in &self.inventory.interfaces {
+        for i in &self.inventory.get().interfaces {
             if managed.contains_key(&i.name) {
                 continue;
             }
@@ -242,14 +242,15 @@ impl LxdService {
             let etag = crate::tls::fingerprint(v.to_string().as_bytes());
             return Reply::sync(v).with_etag(etag);
         }
-        match self.inventory.interface(name) {
+        match self.inventory.get().interface(name) {
             Some(i) => Reply::sync(self.unmanaged_json(&i.name, &i.kind)),
             None => Reply::error(404, "Network not found"),
         }
     }
 
     pub(super) fn network_state(&self, name: &str) -> Reply {
-        let Some(i) = self.inventory.interface(name) else {
+        let inventory = self.inventory.get();
+        let Some(i) = inventory.interface(name) else {
             let managed = self
                 .with_db(|db| db.networks.get(name).cloned())
                 .ok()
@@ -574,7 +575,7 @@ impl LxdService {
                     "Invalid option for network {name:?} option \"parent\": Required value"
                 )));
             }
-            if self.inventory.interface(&parent).is_none() {
+            if self.inventory.get().interface(&parent).is_none() {
                 return Err(ApiError::internal(format!(
                     "Parent interface {parent:?} not found"
                 )));

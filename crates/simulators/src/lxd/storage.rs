@@ -534,7 +534,8 @@ impl LxdService {
             "zfs" | "btrfs" | "lvm" => {
                 let source = config.get("source").cloned().unwrap_or_default();
                 if source.starts_with("/dev/") {
-                    let disk = self.inventory.disk_by_path(&source).ok_or_else(|| {
+                    let inventory = self.inventory.get();
+                    let disk = inventory.disk_by_path(&source).ok_or_else(|| {
                         fail(format!("Provided block device {source:?} doesn't exist"))
                     })?;
                     let wipe = config.get("source.wipe").is_some_and(|v| v == "true");

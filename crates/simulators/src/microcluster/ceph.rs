@@ -148,7 +148,7 @@ impl McService {
                 Reply::error(501, "Removing disks is not modelled by the simulator")
             }
             (&Method::GET, ["1.0", "resources"]) => {
-                Reply::sync(self.inventory.lxd_storage_resources(true))
+                Reply::sync(self.inventory.get().lxd_storage_resources(true))
             }
             (&Method::GET, ["1.0", "services"]) => self.ceph_services(),
             (&Method::GET, ["1.0", "configs"]) => self.configs_get(req),
@@ -232,8 +232,8 @@ impl McService {
                 "{prefix}: loop file OSDs are not modelled by the simulator"
             ));
         }
-        let disk = self
-            .inventory
+        let inventory = self.inventory.get();
+        let disk = inventory
             .disk_by_path(path)
             .ok_or_else(|| format!("{prefix}: stat {path}: no such file or directory"))?;
         if disk.kind == "cdrom" || disk.read_only {
@@ -252,8 +252,7 @@ impl McService {
                 db.ceph.osds.iter().any(|o| {
                     o.location == me
                         && (o.path == path
-                            || self
-                                .inventory
+                            || inventory
                                 .disk_by_path(&o.path)
                                 .is_some_and(|d| d.id == disk.id))
                 })

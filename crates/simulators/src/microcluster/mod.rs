@@ -35,7 +35,7 @@ use time::OffsetDateTime;
 use crate::clock::{GO_ZERO_TIME, rfc3339};
 use crate::faults::Service;
 use crate::http::{ApiError, Config, Reply, Request, percent_decode};
-use crate::inventory::{Claims, Inventory};
+use crate::inventory::{Claims, Hardware};
 use crate::server::{BoxFuture, Handler, Listeners, NodeCtl, go_status_text, peer_request};
 use crate::sim::{Fabric, Timings};
 use crate::tls::{Identity, Pin};
@@ -79,7 +79,7 @@ pub(crate) struct McService {
     kind: Service,
     ctl: Arc<NodeCtl>,
     fabric: Weak<Fabric>,
-    inventory: Arc<Inventory>,
+    inventory: Arc<Hardware>,
     claims: Arc<Claims>,
     server_id: Mutex<Identity>,
     listeners: Listeners,
@@ -109,12 +109,13 @@ impl McService {
         kind: Service,
         ctl: Arc<NodeCtl>,
         fabric: Weak<Fabric>,
-        inventory: Arc<Inventory>,
+        inventory: Arc<Hardware>,
         claims: Arc<Claims>,
         timings: Timings,
         real_ceph: Option<real_ceph::CephCli>,
     ) -> Result<Arc<Self>, crate::SimError> {
         let hostname = inventory
+            .get()
             .hostname
             .clone()
             .unwrap_or_else(|| ctl.name.clone());
@@ -223,6 +224,7 @@ impl McService {
 
     fn hostname(&self) -> String {
         self.inventory
+            .get()
             .hostname
             .clone()
             .unwrap_or_else(|| self.ctl.name.clone())
