@@ -937,17 +937,19 @@ fn check_direct_wipes(members: &[Member<'_>], selection: &DiskSelection, n: &mut
         let Some(m) = by_name(members, &s.system, Member::name) else {
             continue;
         };
-        let storage = m.path().key("storage");
-        let local = s.local.iter().map(|d| (d, storage.key("local")));
-        let ceph = s
-            .ceph
-            .iter()
-            .enumerate()
-            .map(|(i, d)| (d, storage.key("ceph").index(i)));
-        for (d, path) in local.chain(ceph) {
+        // Key paths are built only for the disks checked: a system may have
+        // dozens of disks chosen by filters.
+        let local = s.local.iter().map(|d| (d, None));
+        let ceph = s.ceph.iter().enumerate().map(|(i, d)| (d, Some(i)));
+        for (d, ceph_index) in local.chain(ceph) {
             if !d.wipe || d.source != DiskSource::Direct || d.already.is_some() {
                 continue;
             }
+            let storage = m.path().key("storage");
+            let path = match ceph_index {
+                None => storage.key("local"),
+                Some(i) => storage.key("ceph").index(i),
+            };
             let disk = d
                 .disk
                 .as_deref()
@@ -1122,6 +1124,13 @@ fn config<const N: usize>(pairs: [(&str, &str); N]) -> BTreeMap<String, String> 
         .into_iter()
         .map(|(k, v)| (k.to_owned(), v.to_owned()))
         .collect()
+}
+
+/// A list of at most one item, allocated for exactly that: `extend` would
+/// reserve room for four, several hundred bytes per wiped disk in a plan
+/// with thousands of them.
+fn one_or_none<T>(item: Option<T>) -> Vec<T> {
+    item.map_or_else(Vec::new, |x| vec![x])
 }
 
 fn todo_or(done: Option<String>) -> Status {
@@ -1537,7 +1546,7 @@ impl Ctx<'_> {
             );
             step.serial_group = Some("lxd.join".to_owned());
             if wipes_local {
-                step.wipes.extend(
+                step.wipes = one_or_none(
                     self.disks_of(name)
                         .and_then(|d| d.local.as_ref())
                         .and_then(|d| self.wiped(name, d)),
@@ -1607,7 +1616,7 @@ impl Ctx<'_> {
                                 .map(|o| format!("{} already is {o} on {}", d.path, s.system)),
                         ),
                     );
-                    step.wipes.extend(self.wiped(&s.system, d));
+                    step.wipes = one_or_none(self.wiped(&s.system, d));
                     step.serial_group = Some(group.clone());
                     steps.push(step);
                     osd_steps.push(sid);
