@@ -916,9 +916,10 @@ where
             ))?;
         }
         // An unused token from an interrupted run would make LXD refuse a
-        // second one for the same name: cancel it first. A token that a
-        // failed join already used is no longer running (LXD lists it for
-        // a while, and refuses to cancel it): leave it.
+        // second one for the same name: cancel it first. A token that is
+        // no longer running (used by a failed join, or cancelled by this
+        // step before a failed attempt) is listed for a while, and LXD
+        // refuses to cancel it: leave it.
         let operations = lxd
             .operations()
             .await

@@ -1245,10 +1245,11 @@ impl Ctx<'_> {
     }
 
     /// The barrier between the joins and the per-member definitions: one
-    /// step that checks that LXD lists every member, after every member's
-    /// bootstrap or join. Each definition then depends on this one step
-    /// rather than on every join, which would make the plan quadratic in the
-    /// number of members.
+    /// step that checks that LXD lists every member, after each member's
+    /// LXD is settled ([`Ctx::lxd_ready`]: the initiator's bootstrap, each
+    /// joiner's settings change after its join). Each definition then
+    /// depends on this one step rather than on every join, which would make
+    /// the plan quadratic in the number of members.
     fn await_lxd_members(&self) -> Step {
         let init = self.init_name();
         let mut deps: Vec<StepId> = self

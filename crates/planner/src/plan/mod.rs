@@ -435,12 +435,13 @@ pub enum Action {
     },
     /// Check that the LXD cluster lists every one of `members` (`GET
     /// /1.0/cluster/members` on the node). A barrier: it depends on every
-    /// member's bootstrap or join, and the steps that define pools and
-    /// networks member by member depend on it alone, so that they wait for
-    /// every join (a member that joins while a pool is pending gets a
-    /// definition without its member-specific keys) with one dependency
-    /// each. Ensure: it changes nothing; done when every member is listed,
-    /// an error naming the missing members otherwise.
+    /// member's LXD bootstrap or join (through the settings change that
+    /// follows a join), and the steps that define pools and networks member
+    /// by member depend on it alone, so that they wait for every join (a
+    /// member that joins while a pool is pending gets a definition without
+    /// its member-specific keys) with one dependency each. Ensure: it
+    /// changes nothing; done when every member is listed, an error naming
+    /// the missing members otherwise.
     AwaitLxdMembers {
         /// Every member of the cluster being formed, by name.
         members: Vec<String>,
