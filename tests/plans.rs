@@ -73,6 +73,7 @@ fn a_formed_cluster_makes_every_step_already_done() {
         "/dev/disk/by-id/nvme-ceph-micro03 already is osd.3 on micro03"
     );
     assert_eq!(why("lxd.pool.remote"), "pool remote already exists");
+    assert_eq!(why("lxd.await-members"), "LXD already lists all 3 members");
     // The disks already in use as planned are selected again, not excluded.
     let micro02 = &rerun.disks.systems[1];
     assert_eq!(
@@ -193,6 +194,7 @@ fn critical_path_follows_the_cost_model() {
             "microceph.join@micro02",
             "lxd.join@micro02",
             "lxd.config.join@micro02",
+            "lxd.await-members",
             "lxd.network.UPLINK.pending@micro01",
             "lxd.network.UPLINK",
             "lxd.network.default",
@@ -215,5 +217,78 @@ fn critical_path_follows_the_cost_model() {
             "lxd.pool.remote",
             "lxd.pool.remote-fs",
         ]
+    );
+}
+
+#[test]
+fn per_member_definitions_wait_for_every_join_through_one_step() {
+    let preseed = example("unicast-3-nodes-ovn-ceph");
+    let plan = planner::plan(
+        &preseed,
+        &inventory_dir("tests/fixtures/inventory/unicast-3-nodes-ovn-ceph"),
+    )
+    .unwrap();
+    let barrier = plan
+        .step(&planner::StepId("lxd.await-members".into()))
+        .unwrap();
+    assert_eq!(
+        (barrier.node.as_str(), barrier.phase, barrier.status.clone()),
+        ("micro01", planner::Phase::Join, Status::ToDo)
+    );
+    assert_eq!(
+        barrier.action,
+        Action::AwaitLxdMembers {
+            members: vec!["micro01".into(), "micro02".into(), "micro03".into()]
+        }
+    );
+    let deps: Vec<&str> = barrier.depends_on.iter().map(|d| d.0.as_str()).collect();
+    assert_eq!(
+        deps,
+        [
+            "lxd.bootstrap@micro01",
+            "lxd.config.join@micro02",
+            "lxd.config.join@micro03"
+        ]
+    );
+    // Every per-member definition waits for that one step, and only for it.
+    let pending: Vec<&planner::Step> = plan
+        .steps
+        .iter()
+        .filter(|s| {
+            matches!(
+                s.action,
+                Action::CreatePendingPool { .. } | Action::CreatePendingNetwork { .. }
+            )
+        })
+        .collect();
+    assert_eq!(pending.len(), 3 * 4, "local, remote, remote-fs and UPLINK");
+    for s in pending {
+        assert_eq!(s.depends_on, std::slice::from_ref(&barrier.id), "{}", s.id);
+    }
+
+    // A lone initiator needs no barrier: its definitions wait for its
+    // bootstrap.
+    let single = planner::plan(
+        &example("single-node"),
+        &inventory_dir("tests/fixtures/inventory/single-node"),
+    )
+    .unwrap();
+    assert!(
+        !single
+            .steps
+            .iter()
+            .any(|s| matches!(s.action, Action::AwaitLxdMembers { .. }))
+    );
+    let first = single
+        .steps
+        .iter()
+        .find(|s| matches!(s.action, Action::CreatePendingPool { .. }))
+        .unwrap();
+    assert_eq!(
+        first.depends_on,
+        [planner::StepId(format!(
+            "lxd.bootstrap@{}",
+            single.initiator
+        ))]
     );
 }

@@ -98,6 +98,7 @@ pub fn floor(step: &Step, model: &LatencyModel, members: usize) -> Duration {
         Action::EnsureProfile { .. } => o.lxd_profile_update.duration(),
         Action::SetServerConfig { .. }
         | Action::IssueToken { .. }
+        | Action::AwaitLxdMembers { .. }
         | Action::SetReplication { .. }
         | Action::ConfigureOvnNorthbound { .. } => Duration::ZERO,
     };

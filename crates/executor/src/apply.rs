@@ -21,7 +21,7 @@
 //! half-way is posted again without its global configuration, which LXD
 //! already holds and refuses to be given twice.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -560,6 +560,33 @@ where
                     .map_err(service_error(step, "joining the LXD cluster"))?;
                 Ok(Outcome::Changed)
             }
+            Action::AwaitLxdMembers { members } => {
+                let listed = node
+                    .lxd
+                    .cluster_members()
+                    .await
+                    .map_err(service_error(step, "listing LXD members"))?;
+                let listed: BTreeSet<&str> =
+                    listed.iter().map(|m| m.server_name.as_str()).collect();
+                let missing: Vec<&str> = members
+                    .iter()
+                    .map(String::as_str)
+                    .filter(|m| !listed.contains(m))
+                    .collect();
+                if missing.is_empty() {
+                    return Ok(Outcome::AlreadyDone);
+                }
+                Err(conflict(
+                    step,
+                    format!(
+                        "{} of {} members missing from the LXD cluster: {}; their joins are done, so a member may have been removed during the run: check `lxc cluster list` on {}, then run again to join the missing members",
+                        missing.len(),
+                        members.len(),
+                        name_list(&missing),
+                        step.node,
+                    ),
+                ))
+            }
             Action::AddCephDisk {
                 path,
                 wipe,
@@ -889,9 +916,10 @@ where
             ))?;
         }
         // An unused token from an interrupted run would make LXD refuse a
-        // second one for the same name: cancel it first. A token that a
-        // failed join already used is no longer running (LXD lists it for
-        // a while, and refuses to cancel it): leave it.
+        // second one for the same name: cancel it first. A token that is
+        // no longer running (used by a failed join, or cancelled by this
+        // step before a failed attempt) is listed for a while, and LXD
+        // refuses to cancel it: leave it.
         let operations = lxd
             .operations()
             .await
@@ -1042,6 +1070,20 @@ fn half_joined(step: &Step, joiner: &str, address: &str) -> ApplyError {
     )
 }
 
+/// Names for a message: all of them up to ten, else the first ten and how
+/// many more (a cluster may have a thousand members).
+fn name_list(names: &[&str]) -> String {
+    const SHOWN: usize = 10;
+    if names.len() <= SHOWN {
+        return names.join(", ");
+    }
+    format!(
+        "{} and {} more",
+        names[..SHOWN].join(", "),
+        names.len() - SHOWN
+    )
+}
+
 /// Whether a cluster-wide pool or network creation already ran and did not
 /// complete (a member failed, or the run stopped mid-way): LXD then holds
 /// its global configuration (status `Errored`, or global keys on a
@@ -1161,5 +1203,20 @@ mod tests {
         assert_eq!(d.of("join"), Duration::from_secs(7));
         assert_eq!(d.of("token"), StepClass::Token.default_timeout());
         assert_eq!(d.of("settings"), Duration::from_secs(120));
+    }
+
+    #[test]
+    fn long_name_lists_are_cut_after_ten() {
+        assert_eq!(name_list(&["a", "b"]), "a, b");
+        let names: Vec<String> = (1..=12).map(|i| format!("m{i}")).collect();
+        let names: Vec<&str> = names.iter().map(String::as_str).collect();
+        assert_eq!(
+            name_list(&names[..10]),
+            "m1, m2, m3, m4, m5, m6, m7, m8, m9, m10"
+        );
+        assert_eq!(
+            name_list(&names),
+            "m1, m2, m3, m4, m5, m6, m7, m8, m9, m10 and 2 more"
+        );
     }
 }

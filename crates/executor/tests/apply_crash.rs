@@ -58,7 +58,22 @@ async fn stop_after(profile: LxdProfile, step: &str) {
             .any(|e| matches!(e, Event::Stopping { reason } if reason == "cancelled")),
         "the run was cancelled"
     );
-    assert!(!first.report.succeeded(), "the run stopped before the end");
+    // Nothing starts once the run is stopping. (When `step` is among the
+    // last, the steps left may all have started already: the run then
+    // ends complete, which is right.)
+    let stopping = first
+        .events
+        .iter()
+        .position(|e| matches!(e, Event::Stopping { .. }))
+        .unwrap();
+    let late: Vec<_> = first.events[stopping..]
+        .iter()
+        .filter_map(|e| match e {
+            Event::Started { step, .. } => Some(step.0.clone()),
+            _ => None,
+        })
+        .collect();
+    assert!(late.is_empty(), "started after the stop: {late:?}");
     resume(&sim, &seed, profile, &format!("stopping after {step}")).await;
 }
 
@@ -91,6 +106,36 @@ stop_after_tests! {
     stop_after_lxd_token_5_0_2: Legacy, "lxd.token@node3";
     stop_after_ovn_northbound_5_0_2: Legacy, "lxd.ovn-northbound";
     stop_after_pool_5_0_2: Legacy, "lxd.pool.local";
+}
+
+/// A run stopped after node3's LXD token leaves that token unused; the
+/// re-run's token step cancels it, then fails once to issue a new one. Its
+/// retry finds the cancelled operation still listed (LXD keeps finished
+/// operations for a while) and must leave it alone: cancelling it again is
+/// refused ("Only running operations can be cancelled").
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_retried_token_step_leaves_the_token_it_cancelled_alone() {
+    let profile = LxdProfile::Current;
+    let sim = start(3, profile).await;
+    let seed = Seed::bootstrap(&sim, 3);
+    let plan = plan(&sim, &seed).await;
+    let step = "lxd.token@node3";
+    let first = apply_plan(&sim, plan, &options(), StopAt::Finished(step.to_owned())).await;
+    assert!(!first.report.succeeded(), "the run stopped after {step}");
+    sim.add_fault(
+        "node1",
+        FaultRule::on(Service::Lxd, "POST", "/1.0/cluster/members")
+            .error(503)
+            .times(1),
+    )
+    .unwrap();
+    resume(
+        &sim,
+        &seed,
+        profile,
+        "a token step retried after cancelling the earlier token",
+    )
+    .await;
 }
 
 /// Adds node4 to a formed 3-node cluster, cancels the add when `step`

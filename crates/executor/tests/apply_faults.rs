@@ -99,6 +99,17 @@ fn transient_faults(case: &str) -> (Vec<(&'static str, FaultRule)>, u32) {
             ],
             3,
         ),
+        // The LXD token steps list the members first (two calls over
+        // node1's unix socket), then the member check.
+        "await_lxd_members" => (
+            vec![(
+                "node1",
+                e503(Service::Lxd, "GET", "/1.0/cluster/members", 2)
+                    .over(Transport::Unix)
+                    .after(2),
+            )],
+            2,
+        ),
         "add_ceph_disk" => (
             vec![
                 ("node2", e503(Service::Microceph, "POST", "/1.0/disks", 2)),
@@ -234,6 +245,7 @@ transient_tests! {
     transient_issue_token: Current, "issue_token";
     transient_join_microcluster: Current, "join_microcluster";
     transient_join_lxd: Current, "join_lxd";
+    transient_await_lxd_members: Current, "await_lxd_members";
     transient_add_ceph_disk: Current, "add_ceph_disk";
     transient_set_replication: Current, "set_replication";
     transient_create_pending_pool: Current, "create_pending_pool";
@@ -275,6 +287,12 @@ fn permanent_fault(class: &str) -> (&'static str, FaultRule, &'static str) {
         ),
         "join_microcluster" => on("node3", e403(Service::Microceph, "POST", "/core/control")),
         "join_lxd" => on("node2", e403(Service::Lxd, "PUT", "/1.0/cluster")),
+        "await_lxd_members" => on(
+            "node1",
+            e403(Service::Lxd, "GET", "/1.0/cluster/members")
+                .over(Transport::Unix)
+                .after(2),
+        ),
         "add_ceph_disk" => on("node3", e403(Service::Microceph, "POST", "/1.0/disks")),
         "set_replication" => on("node1", e403(Service::Microceph, "PUT", "/1.0/pools-op")),
         "create_pending_pool" => on("node1", e403(Service::Lxd, "POST", "/1.0/storage-pools")),
@@ -444,6 +462,8 @@ permanent_tests! {
         &format!("step microceph.join@node3 on node3: joining MicroCeph: MicroCeph on node node3, POST /core/control: {REFUSED_INIT}");
     permanent_join_lxd: Current, "join_lxd",
         &format!("step lxd.join@node2 on node2: joining the LXD cluster: LXD on node node2, PUT /1.0/cluster: {ANSWERED}");
+    permanent_await_lxd_members: Current, "await_lxd_members",
+        &format!("step lxd.await-members on node1: listing LXD members: LXD on node node1, GET /1.0/cluster/members?recursion=1: {ANSWERED}");
     permanent_add_ceph_disk: Current, "add_ceph_disk",
         &format!("step {{step}} on node3: adding disk {{object}}: MicroCeph on node node3, POST /1.0/disks: {ANSWERED}");
     permanent_set_replication: Current, "set_replication",

@@ -9,6 +9,7 @@ mod common;
 
 use common::*;
 use executor::Outcome;
+use planner::plan::Action;
 use simulators::LxdProfile;
 
 async fn form_and_rerun(profile: LxdProfile) {
@@ -23,8 +24,8 @@ async fn form_and_rerun(profile: LxdProfile) {
     );
     assert_eq!(
         with_outcome(&first.report, Outcome::AlreadyDone),
-        Vec::<String>::new(),
-        "a fresh cluster has nothing already done"
+        ["lxd.await-members"],
+        "a fresh cluster has nothing already done but the member check, which changes nothing"
     );
     let before = state(&sim).await;
     assert!(
@@ -50,6 +51,48 @@ async fn three_nodes_current_lxd_form_and_rerun_changes_nothing() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn three_nodes_lxd_5_0_2_form_and_rerun_changes_nothing() {
     form_and_rerun(LxdProfile::Legacy).await;
+}
+
+/// The check between the joins and the per-member definitions changes
+/// nothing: done when LXD lists every member, else an error naming the
+/// missing ones and saying what to do.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_member_check_names_the_missing_members() {
+    let sim = start(3, LxdProfile::Current).await;
+    let formed = run(&sim, &Seed::bootstrap(&sim, 3)).await;
+    formed.assert_succeeded("the formation");
+    let check = |members: &[&str]| {
+        let mut plan = formed.plan.clone();
+        let mut step = plan
+            .step(&planner::StepId("lxd.await-members".into()))
+            .unwrap()
+            .clone();
+        step.depends_on.clear();
+        step.action = Action::AwaitLxdMembers {
+            members: members.iter().map(|m| (*m).to_owned()).collect(),
+        };
+        plan.steps = vec![step];
+        plan
+    };
+
+    let all = check(&["node1", "node2", "node3"]);
+    let ok = apply_plan(&sim, all, &options(), StopAt::Never).await;
+    ok.assert_succeeded("the check of a formed cluster");
+    assert_eq!(
+        with_outcome(&ok.report, Outcome::AlreadyDone),
+        ["lxd.await-members"]
+    );
+
+    let some_missing = check(&["ghost", "node1", "node2", "node3", "phantom"]);
+    let failed = apply_plan(&sim, some_missing, &options(), StopAt::Never).await;
+    assert_eq!(
+        failures(&failed.report),
+        "lxd.await-members: step lxd.await-members on node1: 2 of 5 members missing from \
+         the LXD cluster: ghost, phantom; their joins are done, so a member may have been \
+         removed during the run: check `lxc cluster list` on node1, then run again to join \
+         the missing members"
+    );
+    assert_eq!(failed.attempts("lxd.await-members"), 1, "a permanent error");
 }
 
 /// Members of `service` ("lxd", "microceph", "microovn") as `node`'s

@@ -155,7 +155,7 @@ async fn forms_three_simulated_machines_and_a_rerun_changes_nothing() {
         text(&first.stderr)
     );
     assert!(
-        out.starts_with("Plan: 48 steps, 48 to do (0 already done)\n"),
+        out.starts_with("Plan: 49 steps, 49 to do (0 already done)\n"),
         "{out}"
     );
     assert!(
@@ -165,7 +165,7 @@ async fn forms_three_simulated_machines_and_a_rerun_changes_nothing() {
     // Not a terminal: plain lines, never colour, then the final report.
     assert!(!out.contains('\x1b'), "{out}");
     assert!(
-        out.contains("MicroCloud is ready: 48 step(s) changed something, 0 were already done"),
+        out.contains("MicroCloud is ready: 48 step(s) changed something, 1 were already done"),
         "{out}"
     );
     microcloud_tests::assert_snapshot(
@@ -201,7 +201,7 @@ async fn forms_three_simulated_machines_and_a_rerun_changes_nothing() {
         report["steps"]["changed"], 0,
         "a formed cluster needs nothing: {report}"
     );
-    assert_eq!(report["steps"]["already_done"], 48);
+    assert_eq!(report["steps"]["already_done"], 49);
     // The report file holds the same document.
     let from_file: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&report_file).unwrap()).unwrap();
@@ -351,7 +351,7 @@ async fn plan_and_dry_run_read_a_simulated_cluster_and_change_nothing() {
         "{plan_text}"
     );
     assert!(
-        plan_text.contains("Steps (48 in all, 0 already done)"),
+        plan_text.contains("Steps (49 in all, 0 already done)"),
         "{plan_text}"
     );
     assert_eq!(
@@ -493,7 +493,7 @@ async fn on_a_terminal_a_live_view_in_colour_unless_no_color() {
     assert!(!has_sgr(&screen), "NO_COLOR, yet colour:\n{screen:?}");
     // The live view drew its bars (header with step N of M, a line per
     // machine), then made way for the report.
-    assert!(screen.contains("/48 steps"), "{screen}");
+    assert!(screen.contains("/49 steps"), "{screen}");
     assert!(screen.contains("node2"), "{screen}");
     assert!(
         screen.contains("MicroCloud is ready: 48 step(s) changed something"),

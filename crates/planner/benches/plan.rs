@@ -60,6 +60,7 @@ fn inventory(n: usize) -> Inventory {
         "storage_remote_drop_source",
         "storage_ceph_use_rbd_defaults",
         "ovn_dynamic_northbound_connection",
+        "resources_disk_mounted",
     ];
     let systems = (0..n).map(|i| {
         let name = format!("node{i:04}");

@@ -264,6 +264,9 @@ pub fn summary(step: &Step) -> String {
             }
             s
         }
+        Action::AwaitLxdMembers { members } => {
+            format!("check that LXD lists all {} members", members.len())
+        }
         Action::AddCephDisk {
             path,
             wipe,

@@ -937,17 +937,19 @@ fn check_direct_wipes(members: &[Member<'_>], selection: &DiskSelection, n: &mut
         let Some(m) = by_name(members, &s.system, Member::name) else {
             continue;
         };
-        let storage = m.path().key("storage");
-        let local = s.local.iter().map(|d| (d, storage.key("local")));
-        let ceph = s
-            .ceph
-            .iter()
-            .enumerate()
-            .map(|(i, d)| (d, storage.key("ceph").index(i)));
-        for (d, path) in local.chain(ceph) {
+        // Key paths are built only for the disks checked: a system may have
+        // dozens of disks chosen by filters.
+        let local = s.local.iter().map(|d| (d, None));
+        let ceph = s.ceph.iter().enumerate().map(|(i, d)| (d, Some(i)));
+        for (d, ceph_index) in local.chain(ceph) {
             if !d.wipe || d.source != DiskSource::Direct || d.already.is_some() {
                 continue;
             }
+            let storage = m.path().key("storage");
+            let path = match ceph_index {
+                None => storage.key("local"),
+                Some(i) => storage.key("ceph").index(i),
+            };
             let disk = d
                 .disk
                 .as_deref()
@@ -1095,6 +1097,9 @@ struct Ctx<'a> {
     clustered: BTreeMap<Service, BTreeSet<&'a str>>,
 }
 
+/// The id of [`Ctx::await_lxd_members`].
+const AWAIT_MEMBERS: &str = "lxd.await-members";
+
 fn id(s: impl Into<String>) -> StepId {
     StepId(s.into())
 }
@@ -1119,6 +1124,13 @@ fn config<const N: usize>(pairs: [(&str, &str); N]) -> BTreeMap<String, String> 
         .into_iter()
         .map(|(k, v)| (k.to_owned(), v.to_owned()))
         .collect()
+}
+
+/// A list of at most one item, allocated for exactly that: `extend` would
+/// reserve room for four, several hundred bytes per wiped disk in a plan
+/// with thousands of them.
+fn one_or_none<T>(item: Option<T>) -> Vec<T> {
+    item.map_or_else(Vec::new, |x| vec![x])
 }
 
 fn todo_or(done: Option<String>) -> Status {
@@ -1187,6 +1199,93 @@ impl Ctx<'_> {
         }
     }
 
+    /// Whether `member` gets a definition of the `local` pool: it has a
+    /// local disk, or the driver needs none.
+    fn has_local(&self, member: &str) -> bool {
+        !self.preseed.lxd.local_pool_driver.uses_disk()
+            || self.disks_of(member).is_some_and(|d| d.local.is_some())
+    }
+
+    /// Whether the Ceph pools `remote` and `remote-fs` are created (in
+    /// bootstrap mode).
+    fn remote_pools(&self) -> (bool, bool) {
+        let ceph_disks = self.selection.systems.iter().any(|s| !s.ceph.is_empty());
+        let remote = self.uses(Service::MicroCeph) && ceph_disks;
+        (remote, remote && self.preseed.ceph.cephfs)
+    }
+
+    /// The network defined member by member in bootstrap mode, if any: its
+    /// name, type and `member`'s config.
+    fn pending_network(
+        &self,
+        member: &str,
+    ) -> Option<(&'static str, &'static str, BTreeMap<String, String>)> {
+        match self.networking {
+            Networking::Ovn { uplinks } => uplinks
+                .get(member)
+                .map(|p| ("UPLINK", "physical", config([("parent", p.as_str())]))),
+            Networking::Fan { .. } => Some(("lxdfan0", "bridge", BTreeMap::new())),
+            Networking::None => None,
+        }
+    }
+
+    /// Whether the plan defines pools or networks member by member (only
+    /// bootstrap mode does, in [`Ctx::bootstrap_resources`]).
+    fn defines_pending(&self) -> bool {
+        self.bootstrap
+            && (self.remote_pools().0
+                || self
+                    .members
+                    .iter()
+                    .any(|m| self.has_local(m.name()) || self.pending_network(m.name()).is_some()))
+    }
+
+    /// What the per-member definitions of pools and networks wait for:
+    /// every join, as in MicroCloud (a member that joins while a pool is
+    /// pending gets a definition without its member-specific keys, its
+    /// `source`). With more than one member, that is the barrier
+    /// [`Ctx::await_lxd_members`]; a lone initiator's, its bootstrap.
+    fn definitions_wait_for(&self) -> StepId {
+        if self.members.len() > 1 {
+            id(AWAIT_MEMBERS)
+        } else {
+            self.lxd_ready(self.init_name())
+        }
+    }
+
+    /// The barrier between the joins and the per-member definitions: one
+    /// step that checks that LXD lists every member, after each member's
+    /// LXD is settled ([`Ctx::lxd_ready`]: the initiator's bootstrap, each
+    /// joiner's settings change after its join). Each definition then
+    /// depends on this one step rather than on every join, which would make
+    /// the plan quadratic in the number of members.
+    fn await_lxd_members(&self) -> Step {
+        let init = self.init_name();
+        let mut deps: Vec<StepId> = self
+            .members
+            .iter()
+            .map(|m| self.lxd_ready(m.name()))
+            .collect();
+        deps.sort_unstable();
+        deps.dedup();
+        let all = self
+            .members
+            .iter()
+            .all(|m| self.joined(Service::Lxd, m.name()));
+        self.step(
+            id(AWAIT_MEMBERS),
+            Phase::Join,
+            init,
+            None,
+            Service::Lxd,
+            Action::AwaitLxdMembers {
+                members: self.members.iter().map(|m| m.name().to_owned()).collect(),
+            },
+            deps,
+            todo_or(all.then(|| format!("LXD already lists all {} members", self.members.len()))),
+        )
+    }
+
     /// A step with no serialisation group; the arguments are exactly the
     /// step's fields.
     #[allow(clippy::too_many_arguments)]
@@ -1239,6 +1338,8 @@ impl Ctx<'_> {
         4
             // Join: a token and a join per microcluster, LXD token, join, config.
             + 7 * self.joiners.len()
+            // The barrier before the per-member definitions.
+            + 1
             // Ceph: one per disk, replication.
             + ceph_disks + 1
             // Resources: northbound; three pending pools and a pending
@@ -1445,7 +1546,7 @@ impl Ctx<'_> {
             );
             step.serial_group = Some("lxd.join".to_owned());
             if wipes_local {
-                step.wipes.extend(
+                step.wipes = one_or_none(
                     self.disks_of(name)
                         .and_then(|d| d.local.as_ref())
                         .and_then(|d| self.wiped(name, d)),
@@ -1464,6 +1565,12 @@ impl Ctx<'_> {
                 vec![id_at(&["lxd.join"], name)],
                 todo_or(done),
             ));
+        }
+
+        // What the per-member definitions wait for, last of the join phase
+        // (see `definitions_wait_for`).
+        if self.members.len() > 1 && self.defines_pending() {
+            steps.push(self.await_lxd_members());
         }
 
         // --- Ceph -----------------------------------------------------------
@@ -1509,7 +1616,7 @@ impl Ctx<'_> {
                                 .map(|o| format!("{} already is {o} on {}", d.path, s.system)),
                         ),
                     );
-                    step.wipes.extend(self.wiped(&s.system, d));
+                    step.wipes = one_or_none(self.wiped(&s.system, d));
                     step.serial_group = Some(group.clone());
                     steps.push(step);
                     osd_steps.push(sid);
@@ -1806,19 +1913,13 @@ impl Ctx<'_> {
         let init = self.init_name().to_owned();
         let driver = self.preseed.lxd.local_pool_driver;
         let names: Vec<&str> = self.members.iter().map(Member::name).collect();
-        let has_local =
-            |m: &str| !driver.uses_disk() || self.disks_of(m).is_some_and(|d| d.local.is_some());
-        if names.iter().any(|m| has_local(m)) {
-            local_members.extend(
-                names
-                    .iter()
-                    .filter(|m| has_local(m))
-                    .map(|m| (*m).to_owned()),
-            );
-        }
-        let ceph_disks: usize = self.selection.systems.iter().map(|s| s.ceph.len()).sum();
-        let remote = self.uses(Service::MicroCeph) && ceph_disks > 0;
-        let cephfs = remote && self.preseed.ceph.cephfs;
+        local_members.extend(
+            names
+                .iter()
+                .filter(|m| self.has_local(m))
+                .map(|m| (*m).to_owned()),
+        );
+        let (remote, cephfs) = self.remote_pools();
         let drop_source = self.lxd_ext("storage_remote_drop_source");
         if remote && !drop_source {
             n.decide(
@@ -1842,16 +1943,11 @@ impl Ctx<'_> {
                 .map(|_| format!("network {net} is already defined on {member}"))
         };
         let mut pending: BTreeMap<&str, Vec<StepId>> = BTreeMap::new();
-        // Per-member definitions come after every member has joined, as in
-        // MicroCloud: a member that joins while a pool is pending gets a
-        // definition without its member-specific keys (its `source`).
-        let mut ready: Vec<StepId> = names.iter().map(|m| self.lxd_ready(m)).collect();
-        ready.sort();
-        ready.dedup();
+        let ready = vec![self.definitions_wait_for()];
         for m in &names {
             let mut pools: Vec<(&str, String, BTreeMap<String, String>)> = Vec::new();
             // `local_members` holds exactly the members with `has_local`.
-            if has_local(m) {
+            if self.has_local(m) {
                 let mut cfg = BTreeMap::new();
                 if let Some(local) = self.disks_of(m).and_then(|d| d.local.as_ref()) {
                     cfg.insert("source".to_owned(), local.path.clone());
@@ -1895,14 +1991,7 @@ impl Ctx<'_> {
                 ));
                 pending.entry(pool).or_default().push(sid);
             }
-            let net = match self.networking {
-                Networking::Ovn { uplinks } => uplinks
-                    .get(*m)
-                    .map(|p| ("UPLINK", "physical", config([("parent", p.as_str())]))),
-                Networking::Fan { .. } => Some(("lxdfan0", "bridge", BTreeMap::new())),
-                Networking::None => None,
-            };
-            if let Some((net, kind, cfg)) = net {
+            if let Some((net, kind, cfg)) = self.pending_network(m) {
                 let sid = id_at(&["lxd.network.", net, ".pending"], m);
                 steps.push(self.step(
                     sid.clone(),

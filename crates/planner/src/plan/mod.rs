@@ -40,10 +40,15 @@
 //! Planning is O(n log n) in the number of systems (and linear in their
 //! disks): members and the disk selection are kept sorted by name and looked
 //! up by binary search, cluster state (members, OSDs, volumes) is indexed
-//! once, and nothing scans the systems or the steps per system. The step
-//! list is allocated once from an upper bound of its length. The benchmark
-//! (`cargo bench -p planner --bench plan`) plans 1,000 systems with 24 disks
-//! each; BENCHMARKS.md records its times and peak memory.
+//! once, and nothing scans the systems or the steps per system. The plan's
+//! size is linear too: a fixed number of steps depend on one step per
+//! system or disk (the member check, replication, the cluster-wide pools
+//! and networks, the OVN northbound connection) and every other step on a
+//! bounded number, so the per-member definitions, which wait for every
+//! join, depend on the member check [`Action::AwaitLxdMembers`] alone. The
+//! step list is allocated once from an upper bound of its length. The
+//! benchmark (`cargo bench -p planner --bench plan`) plans 1,000 systems
+//! with 24 disks each; BENCHMARKS.md records its times and peak memory.
 
 mod build;
 mod disks;
@@ -428,6 +433,19 @@ pub enum Action {
         /// Member-specific configuration for existing pools and networks.
         member_config: Vec<MemberConfigKey>,
     },
+    /// Check that the LXD cluster lists every one of `members` (`GET
+    /// /1.0/cluster/members` on the node). A barrier: it depends on every
+    /// member's LXD bootstrap or join (through the settings change that
+    /// follows a join), and the steps that define pools and networks member
+    /// by member depend on it alone, so that they wait for every join (a
+    /// member that joins while a pool is pending gets a definition without
+    /// its member-specific keys) with one dependency each. Ensure: it
+    /// changes nothing; done when every member is listed, an error naming
+    /// the missing members otherwise.
+    AwaitLxdMembers {
+        /// Every member of the cluster being formed, by name.
+        members: Vec<String>,
+    },
     /// Add one disk as an OSD (MicroCeph `POST /1.0/disks` with one path).
     /// Ensure: done when the disk already is an OSD of this member.
     AddCephDisk {
@@ -535,6 +553,7 @@ impl Action {
             Action::IssueToken { .. } => "issue_token",
             Action::JoinMicrocluster { .. } => "join_microcluster",
             Action::JoinLxd { .. } => "join_lxd",
+            Action::AwaitLxdMembers { .. } => "await_lxd_members",
             Action::AddCephDisk { .. } => "add_ceph_disk",
             Action::SetReplication { .. } => "set_replication",
             Action::ConfigureOvnNorthbound { .. } => "configure_ovn_northbound",
@@ -555,7 +574,9 @@ impl Action {
                 StepClass::Bootstrap
             }
             Action::IssueToken { .. } => StepClass::Token,
-            Action::JoinMicrocluster { .. } | Action::JoinLxd { .. } => StepClass::Join,
+            Action::JoinMicrocluster { .. }
+            | Action::JoinLxd { .. }
+            | Action::AwaitLxdMembers { .. } => StepClass::Join,
             Action::AddCephDisk { .. } | Action::SetReplication { .. } => StepClass::Ceph,
             Action::CreatePendingPool { .. }
             | Action::CreatePool { .. }
