@@ -455,54 +455,19 @@ where
                 address,
                 token_from,
                 config,
-            } => {
-                match step.service {
-                    Service::MicroCeph => {
-                        let c = node.microceph.as_ref().ok_or_else(|| self.missing(step))?;
-                        let info = c
-                            .server_info()
-                            .await
-                            .map_err(service_error(step, "reading the daemon status"))?;
-                        if info.ready {
-                            return Ok(Outcome::AlreadyDone);
-                        }
-                        let Token::Microcluster(token) = self.take_token(step, &token_from.0)?
-                        else {
-                            return Err(conflict(
-                                step,
-                                "the token step issued an LXD token for a microcluster join",
-                            ));
-                        };
-                        c.join(name, *address, &token, config)
-                            .await
-                            .map_err(service_error(step, "joining MicroCeph"))?;
-                    }
-                    Service::MicroOvn => {
-                        let o = node.microovn.as_ref().ok_or_else(|| self.missing(step))?;
-                        let info = o
-                            .server_info()
-                            .await
-                            .map_err(service_error(step, "reading the daemon status"))?;
-                        if info.ready {
-                            return Ok(Outcome::AlreadyDone);
-                        }
-                        let Token::Microcluster(token) = self.take_token(step, &token_from.0)?
-                        else {
-                            return Err(conflict(
-                                step,
-                                "the token step issued an LXD token for a microcluster join",
-                            ));
-                        };
-                        o.join(name, *address, &token, config)
-                            .await
-                            .map_err(service_error(step, "joining MicroOVN"))?;
-                    }
-                    Service::Lxd => {
-                        return Err(conflict(step, "a microcluster join cannot target LXD"));
-                    }
+            } => match step.service {
+                Service::MicroCeph => {
+                    let c = node.microceph.as_ref().ok_or_else(|| self.missing(step))?;
+                    self.join_microcluster(step, c, name, *address, token_from, config)
+                        .await
                 }
-                Ok(Outcome::Changed)
-            }
+                Service::MicroOvn => {
+                    let o = node.microovn.as_ref().ok_or_else(|| self.missing(step))?;
+                    self.join_microcluster(step, o, name, *address, token_from, config)
+                        .await
+                }
+                Service::Lxd => Err(conflict(step, "a microcluster join cannot target LXD")),
+            },
             Action::JoinLxd {
                 server_name,
                 server_address,
@@ -944,6 +909,40 @@ where
                 fingerprint: issued.token.fingerprint.clone(),
             },
         );
+        Ok(Outcome::Changed)
+    }
+
+    /// Joins this member's microcluster daemon with the token `token_from`
+    /// issued, unless it is already part of a cluster.
+    async fn join_microcluster<M: MicroclusterApi>(
+        &self,
+        step: &Step,
+        client: &M,
+        name: &str,
+        address: SocketAddr,
+        token_from: &planner::StepId,
+        config: &BTreeMap<String, String>,
+    ) -> Result<Outcome, ApplyError> {
+        let info = client
+            .server_info()
+            .await
+            .map_err(service_error(step, "reading the daemon status"))?;
+        if info.ready {
+            return Ok(Outcome::AlreadyDone);
+        }
+        let Token::Microcluster(token) = self.take_token(step, &token_from.0)? else {
+            return Err(conflict(
+                step,
+                "the token step issued an LXD token for a microcluster join",
+            ));
+        };
+        client
+            .join(name, address, &token, config)
+            .await
+            .map_err(service_error(
+                step,
+                format!("joining {}", step.service.name()),
+            ))?;
         Ok(Outcome::Changed)
     }
 

@@ -30,7 +30,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 
@@ -249,19 +249,13 @@ fn machine(name: &str, agent: &AgentClient, facts: &SystemFacts) -> Machine {
     }
 }
 
-fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
-}
-
 /// A joiner whose clock is too far from this machine's (join tokens and
 /// certificates carry times).
 fn clock_problem(name: &str, facts: &SystemFacts) -> Option<String> {
     if facts.clock_unix_ms == 0 {
         return Some(format!("machine {name} did not report its clock"));
     }
-    let here = now_ms();
+    let here = session::agent::clock_unix_ms();
     let skew = here.abs_diff(facts.clock_unix_ms);
     (u128::from(skew) > MAX_CLOCK_SKEW.as_millis()).then(|| {
         let side = if facts.clock_unix_ms > here {

@@ -131,17 +131,27 @@ fn host_name() -> Result<String> {
     Ok(name.trim().to_owned())
 }
 
-/// A machine's addresses as it reports them (interface order).
-fn addresses(system: &planner::inventory::SystemInventory) -> Vec<IpNet> {
-    system
-        .interfaces
-        .iter()
-        .flat_map(|i| i.addresses.iter().copied())
-        .collect()
-}
-
 /// Addresses given on the command line instead of the reported ones, by machine.
 pub(crate) type AddressOverrides = BTreeMap<String, Vec<IpNet>>;
+
+/// What a machine knows about itself for `role::decide`: its name and its
+/// addresses, as given on the command line or as it reports them
+/// (interface order).
+fn identity(
+    system: &planner::inventory::SystemInventory,
+    overrides: &AddressOverrides,
+) -> LocalIdentity {
+    LocalIdentity {
+        name: system.name.clone(),
+        addresses: overrides.get(&system.name).cloned().unwrap_or_else(|| {
+            system
+                .interfaces
+                .iter()
+                .flat_map(|i| i.addresses.iter().copied())
+                .collect()
+        }),
+    }
+}
 
 /// Collects every machine's inventory (at once), decides each one's part
 /// and address the way every machine decides about itself
@@ -177,14 +187,7 @@ async fn collect(
     for (m, system) in machines.into_iter().zip(collected) {
         let mut system =
             system.with_context(|| format!("cannot collect what machine {} has", m.name))?;
-        let identity = LocalIdentity {
-            name: m.name.clone(),
-            addresses: overrides
-                .get(&m.name)
-                .cloned()
-                .unwrap_or_else(|| addresses(&system)),
-        };
-        let role = match role::decide(preseed, &identity) {
+        let role = match role::decide(preseed, &identity(&system, overrides)) {
             Ok(role) => role,
             Err(RoleError::NotInvolved { .. }) => continue,
             Err(e) => return Err(anyhow::Error::new(e).context(format!("machine {}", m.name))),
@@ -357,14 +360,7 @@ async fn run_async(run: Run) -> Result<u8> {
     if let Some(a) = run.args.address {
         overrides.insert(me.clone(), vec![IpNet::from(a)]);
     }
-    let identity = LocalIdentity {
-        name: me.clone(),
-        addresses: overrides
-            .get(&me)
-            .cloned()
-            .unwrap_or_else(|| addresses(&system)),
-    };
-    let role = match role::decide(&run.preseed, &identity) {
+    let role = match role::decide(&run.preseed, &identity(&system, &overrides)) {
         Ok(role) => role,
         Err(e) => {
             multi::say(run.args.format, &format!("error: {e}"));

@@ -260,6 +260,14 @@ pub struct SystemFacts {
     pub clock_unix_ms: u64,
 }
 
+/// This machine's clock in milliseconds since the Unix epoch (0 when it
+/// is before the epoch), as [`SystemFacts::clock_unix_ms`] reports it.
+pub fn clock_unix_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
 /// A proxied service's local socket.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ServiceSocket {
@@ -527,9 +535,7 @@ async fn system(settings: &AgentSettings) -> Response<AgentBody> {
         agent_version: env!("CARGO_PKG_VERSION").to_owned(),
         default_route_interface: collect::default_route_interface_from_proc(&route),
         services,
-        clock_unix_ms: std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX)),
+        clock_unix_ms: clock_unix_ms(),
     };
     match serde_json::to_value(&facts) {
         Ok(value) => sync_response(value),
