@@ -60,9 +60,11 @@ const FINISH_TIMEOUT: Duration = Duration::from_secs(10);
 pub(crate) fn say(format: Format, text: &str) {
     match format {
         Format::Human => println!("{text}"),
-        Format::Json => println!(
-            "{}",
-            serde_json::json!({"v": 1, "event": "message", "message": text})
+        Format::Json => crate::events::print(
+            &crate::events::Event::Message {
+                message: text.to_owned(),
+            },
+            None,
         ),
     }
 }
