@@ -152,6 +152,8 @@ pub fn needed(
 /// The services still not ready when the wait ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NotReady {
+    /// How long the wait could last.
+    pub timeout: Duration,
     /// How long the wait lasted.
     pub waited: Duration,
     /// Each service that is not ready, with what its last probe found.
@@ -169,7 +171,7 @@ impl fmt::Display for NotReady {
         write!(
             f,
             "not ready after {}: {list}; check that {} installed and started (e.g. `snap services {}`) and that the socket path is right, then run again (a longer wait: --wait-ready, or wait-ready --timeout)",
-            config_loader::model::format_duration(self.waited),
+            config_loader::model::format_duration(self.timeout),
             if self.pending.len() == 1 {
                 "it is"
             } else {
@@ -308,6 +310,7 @@ pub async fn wait(
         let elapsed = start.elapsed();
         if elapsed >= timeout {
             let not_ready = NotReady {
+                timeout,
                 waited: elapsed,
                 pending: still,
             };
