@@ -111,6 +111,18 @@ fn adding_a_machine_joins_it_with_member_config() {
         .unwrap();
     assert_eq!(join.node, "micro04");
     assert_eq!(join.serial_group.as_deref(), Some("lxd.join"));
+    // The join creates the existing Ceph pool and OVN network on the new
+    // member: its MicroCeph and MicroOVN join first, as in MicroCloud.
+    let mut deps: Vec<&str> = join.depends_on.iter().map(|d| d.0.as_str()).collect();
+    deps.sort_unstable();
+    assert_eq!(
+        deps,
+        [
+            "lxd.token@micro04",
+            "microceph.join@micro04",
+            "microovn.join@micro04"
+        ]
+    );
     let Action::JoinLxd {
         cluster_address,
         token_field,
@@ -189,9 +201,9 @@ fn critical_path_follows_the_cost_model() {
     assert_eq!(
         ids(plan.critical_path()),
         [
-            "microceph.bootstrap@micro01",
-            "microceph.token@micro02",
-            "microceph.join@micro02",
+            "lxd.config.bootstrap@micro01",
+            "lxd.bootstrap@micro01",
+            "lxd.token@micro02",
             "lxd.join@micro02",
             "lxd.config.join@micro02",
             "lxd.await-members",
@@ -247,9 +259,21 @@ fn per_member_definitions_wait_for_every_join_through_one_step() {
         [
             "lxd.bootstrap@micro01",
             "lxd.config.join@micro02",
-            "lxd.config.join@micro03"
+            "lxd.config.join@micro03",
+            "microceph.join@micro02",
+            "microceph.join@micro03",
+            "microovn.join@micro02",
+            "microovn.join@micro03",
         ]
     );
+    // Forming a new cluster, a joiner's LXD joins with its token only,
+    // beside its MicroCeph and MicroOVN joins (nothing exists in LXD yet);
+    // the barrier above waits for both.
+    let join = plan
+        .step(&planner::StepId("lxd.join@micro02".into()))
+        .unwrap();
+    let deps: Vec<&str> = join.depends_on.iter().map(|d| d.0.as_str()).collect();
+    assert_eq!(deps, ["lxd.token@micro02"]);
     // Every per-member definition waits for that one step, and only for it.
     let pending: Vec<&planner::Step> = plan
         .steps

@@ -1256,15 +1256,17 @@ impl Ctx<'_> {
     /// The barrier between the joins and the per-member definitions: one
     /// step that checks that LXD lists every member, after each member's
     /// LXD is settled ([`Ctx::lxd_ready`]: the initiator's bootstrap, each
-    /// joiner's settings change after its join). Each definition then
-    /// depends on this one step rather than on every join, which would make
-    /// the plan quadratic in the number of members.
-    fn await_lxd_members(&self) -> Step {
+    /// joiner's settings change after its join) and after `joins`, the
+    /// microcluster joins the LXD joins did not wait for. Each definition
+    /// then depends on this one step rather than on every join, which would
+    /// make the plan quadratic in the number of members.
+    fn await_lxd_members(&self, joins: Vec<StepId>) -> Step {
         let init = self.init_name();
         let mut deps: Vec<StepId> = self
             .members
             .iter()
             .map(|m| self.lxd_ready(m.name()))
+            .chain(joins)
             .collect();
         deps.sort_unstable();
         deps.dedup();
@@ -1430,6 +1432,14 @@ impl Ctx<'_> {
         }
 
         // --- Join -----------------------------------------------------------
+        // A joiner's LXD joins after its MicroCeph and MicroOVN (as in
+        // MicroCloud) when the cluster already has pools and networks: the
+        // join creates them on the member, which needs Ceph's and OVN's
+        // configuration there. When forming a new cluster, nothing exists in
+        // LXD yet, so the LXD joins run beside the microcluster joins and the
+        // barrier before the definitions waits for both.
+        let barrier = self.members.len() > 1 && self.defines_pending();
+        let mut barrier_deps: Vec<StepId> = Vec::new();
         for j in self.joiners {
             let name = j.name();
             let mut lxd_deps = vec![id_at(&["lxd.token"], name)];
@@ -1485,7 +1495,11 @@ impl Ctx<'_> {
                 );
                 step.serial_group = Some([p, ".join"].concat());
                 steps.push(step);
-                lxd_deps.push(join);
+                if barrier {
+                    barrier_deps.push(join);
+                } else {
+                    lxd_deps.push(join);
+                }
             }
             let token = id_at(&["lxd.token"], name);
             steps.push(self.step(
@@ -1569,8 +1583,8 @@ impl Ctx<'_> {
 
         // What the per-member definitions wait for, last of the join phase
         // (see `definitions_wait_for`).
-        if self.members.len() > 1 && self.defines_pending() {
-            steps.push(self.await_lxd_members());
+        if barrier {
+            steps.push(self.await_lxd_members(barrier_deps));
         }
 
         // --- Ceph -----------------------------------------------------------
