@@ -50,7 +50,9 @@ fn normalise_times(text: &str) -> String {
     while let Some(i) = rest.find(|c: char| c.is_ascii_digit()) {
         let (before, from) = rest.split_at(i);
         out.push_str(before);
-        let digits = from.find(|c: char| !c.is_ascii_digit()).unwrap_or(from.len());
+        let digits = from
+            .find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(from.len());
         let after = &from[digits..];
         let prev = out.chars().last();
         if after.len() >= 3
@@ -270,7 +272,10 @@ async fn trust_a_joiner_with_the_wrong_passphrase() {
         if let Some(p) = passphrase {
             c.env("MICROCLOUD_SESSION_PASSPHRASE", p);
         }
-        c.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap()
+        c.stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
     };
     let initiator = run("node1", None);
     let joiner = run("node2", Some("not the passphrase"));
@@ -281,7 +286,12 @@ async fn trust_a_joiner_with_the_wrong_passphrase() {
     })
     .await
     .unwrap();
-    assert_eq!(joiner.status.code(), Some(4), "{}", shown(&joiner, dir.path()));
+    assert_eq!(
+        joiner.status.code(),
+        Some(4),
+        "{}",
+        shown(&joiner, dir.path())
+    );
     assert_eq!(
         initiator.status.code(),
         Some(4),

@@ -139,7 +139,9 @@ async fn wait_ready_gives_up_after_the_timeout_naming_what_is_not_ready() {
     let stderr = text(&out.stderr).replace(dir.path().to_str().unwrap(), "<dir>");
     // The progress lines carry seconds; the snapshot keeps the last line.
     assert!(
-        stderr.starts_with("waiting for LXD at <dir>/lxd/unix.socket (socket missing) ... 0s of 2s\n"),
+        stderr.starts_with(
+            "waiting for LXD at <dir>/lxd/unix.socket (socket missing) ... 0s of 2s\n"
+        ),
         "{stderr}"
     );
     assert!(
@@ -222,7 +224,9 @@ async fn preseed_waits_for_its_services_then_forms_the_cluster() {
     );
     // OVN is asked for: MicroOVN is waited for too.
     assert!(
-        stdout.contains("waiting for MicroOVN at <dir>/node1/microovn/control.socket (socket missing)"),
+        stdout.contains(
+            "waiting for MicroOVN at <dir>/node1/microovn/control.socket (socket missing)"
+        ),
         "{stdout}"
     );
     assert!(
@@ -268,7 +272,13 @@ async fn preseed_waits_only_for_the_services_it_needs() {
     let without = dir.path().join("without-ceph.yaml");
     std::fs::write(&without, base).unwrap();
     let out = spawn(args(&without, "1m")).await.unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}\n{}", text(&out.stdout), text(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}\n{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
     assert!(
         text(&out.stdout).starts_with("Plan: form a new cluster"),
         "{}",
