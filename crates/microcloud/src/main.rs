@@ -14,13 +14,16 @@ use std::process::ExitCode;
 /// Exit status when the input is invalid (as opposed to 1 for other failures).
 const EXIT_INVALID: u8 = 2;
 
+mod events;
 mod live;
 mod logging;
 mod multi;
 mod options;
 mod preseed;
 mod progress;
+mod ready;
 mod report;
+mod schema;
 
 #[derive(Parser)]
 #[command(name = "microcloud", version, about, long_about = None)]
@@ -92,7 +95,7 @@ enum Command {
         file: Option<PathBuf>,
         /// Form a simulated cluster: the directory `microcloud-sim
         /// --state-dir` uses, holding every machine's service sockets.
-        #[arg(long, value_name = "DIR")]
+        #[arg(long, value_name = "DIR", conflicts_with = "sockets")]
         sim_dir: Option<PathBuf>,
         /// This machine's name (default: its host name).
         #[arg(long)]
@@ -101,21 +104,8 @@ enum Command {
         /// (for containers and tests).
         #[arg(long, value_name = "IP")]
         address: Option<std::net::IpAddr>,
-        /// Directory holding this machine's service sockets as
-        /// `lxd/unix.socket`, `microceph/control.socket` and
-        /// `microovn/control.socket` (one node of `microcloud-sim`); replaces
-        /// the three socket options.
-        #[arg(long, value_name = "DIR", conflicts_with_all = ["sim_dir", "lxd_socket"])]
-        sockets: Option<PathBuf>,
-        /// LXD's unix socket (default: $LXD_SOCKET, $LXD_DIR/unix.socket, then the snap's).
-        #[arg(long, value_name = "PATH")]
-        lxd_socket: Option<PathBuf>,
-        /// MicroCeph's control socket; MicroCeph counts as absent without it.
-        #[arg(long, value_name = "PATH", default_value = clients::paths::MICROCEPH_SOCKET)]
-        microceph_socket: PathBuf,
-        /// MicroOVN's control socket; MicroOVN counts as absent without it.
-        #[arg(long, value_name = "PATH", default_value = clients::paths::MICROOVN_SOCKET)]
-        microovn_socket: PathBuf,
+        #[command(flatten)]
+        sockets: options::SocketOptions,
         /// Collect and plan, print the plan, change nothing.
         #[arg(long)]
         dry_run: bool,
@@ -136,8 +126,20 @@ enum Command {
         #[command(flatten)]
         run_options: options::RunOptions,
     },
-    /// Print the JSON Schema of the preseed format.
-    Schema,
+    /// Wait until this machine's services answer (for scripts, e.g. right
+    /// after installing them).
+    ///
+    /// Exit status: 0 when every service is ready, 6 when one is not by
+    /// the timeout (the message names it and what it was doing), 2 on
+    /// usage errors.
+    WaitReady(ready::WaitReadyArgs),
+    /// Print a JSON Schema: the preseed format (default), the
+    /// `--output json` event lines, or the `--report FILE` document.
+    Schema {
+        /// Which schema.
+        #[arg(long, value_enum, default_value_t = schema::Kind::Preseed)]
+        kind: schema::Kind,
+    },
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -190,9 +192,6 @@ fn run(cli: Cli) -> Result<ExitCode> {
             name,
             address,
             sockets,
-            lxd_socket,
-            microceph_socket,
-            microovn_socket,
             dry_run,
             format,
             max_parallel,
@@ -204,18 +203,9 @@ fn run(cli: Cli) -> Result<ExitCode> {
             sim_dir,
             name,
             address,
-            lxd_socket: match &sockets {
-                Some(dir) => Some(dir.join("lxd/unix.socket")),
-                None => lxd_socket,
-            },
-            microceph_socket: match &sockets {
-                Some(dir) => dir.join("microceph/control.socket"),
-                None => microceph_socket,
-            },
-            microovn_socket: match &sockets {
-                Some(dir) => dir.join("microovn/control.socket"),
-                None => microovn_socket,
-            },
+            lxd_socket: sockets.lxd(),
+            microceph_socket: sockets.microceph(),
+            microovn_socket: sockets.microovn(),
             dry_run,
             format,
             max_parallel,
@@ -236,9 +226,9 @@ fn run(cli: Cli) -> Result<ExitCode> {
             };
             plan(file.as_deref(), &source, format)
         }
-        Command::Schema => {
-            let schema = serde_json::to_string_pretty(config_loader::shape::schema())?;
-            writeln!(io::stdout(), "{schema}")?;
+        Command::WaitReady(args) => ready::run(&args),
+        Command::Schema { kind } => {
+            writeln!(io::stdout(), "{}", schema::text(kind))?;
             Ok(ExitCode::SUCCESS)
         }
     }

@@ -60,9 +60,11 @@ const FINISH_TIMEOUT: Duration = Duration::from_secs(10);
 pub(crate) fn say(format: Format, text: &str) {
     match format {
         Format::Human => println!("{text}"),
-        Format::Json => println!(
-            "{}",
-            serde_json::json!({"v": 1, "event": "message", "message": text})
+        Format::Json => crate::events::print(
+            &crate::events::Event::Message {
+                message: text.to_owned(),
+            },
+            None,
         ),
     }
 }
@@ -522,10 +524,18 @@ pub(crate) async fn join(
         Err(e) => {
             // The whole chain: the cause (a differing passphrase, a
             // refusal and its reason) is in the sources.
+            let wrong_passphrase = e.is_authentication_failure();
             eprintln!(
                 "error: cannot join the initiator at {initiator}: {:#}",
                 anyhow::Error::new(e)
             );
+            if wrong_passphrase {
+                eprintln!(
+                    "  = help: give every machine the same passphrase (the file's `session_passphrase` \
+                     or `session_passphrase_file`, or MICROCLOUD_SESSION_PASSPHRASE, which overrides \
+                     both), then run `microcloud preseed` again on every machine"
+                );
+            }
             return Ok(EXIT_TRUST);
         }
     };

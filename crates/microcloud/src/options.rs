@@ -1,13 +1,68 @@
 //! Options of `microcloud preseed` about how a run behaves and what it
-//! leaves behind: step deadlines (`--timeout`) and the report file
-//! (`--report`).
+//! leaves behind: step deadlines (`--timeout`), the report file
+//! (`--report`) and the wait for the services (`--wait-ready`); and this
+//! machine's service sockets, shared with `microcloud wait-ready`.
 
 use config_loader::model::{StepClass, Timeouts, format_duration, parse_step_timeout};
 use std::path::PathBuf;
 use std::time::Duration;
 
-/// `--timeout CLASS=DURATION` (repeatable) and `--report FILE`.
-#[derive(Debug, Clone, Default, clap::Args)]
+/// This machine's service sockets.
+#[derive(Debug, Clone, clap::Args)]
+pub struct SocketOptions {
+    /// Directory holding this machine's service sockets as
+    /// `lxd/unix.socket`, `microceph/control.socket` and
+    /// `microovn/control.socket` (one node of `microcloud-sim`); replaces
+    /// the three socket options.
+    #[arg(long, value_name = "DIR", conflicts_with = "lxd_socket")]
+    pub sockets: Option<PathBuf>,
+    /// LXD's unix socket (default: $LXD_SOCKET, $LXD_DIR/unix.socket, then the snap's).
+    #[arg(long, value_name = "PATH")]
+    pub lxd_socket: Option<PathBuf>,
+    /// MicroCeph's control socket; MicroCeph counts as absent without it.
+    #[arg(long, value_name = "PATH", default_value = clients::paths::MICROCEPH_SOCKET)]
+    pub microceph_socket: PathBuf,
+    /// MicroOVN's control socket; MicroOVN counts as absent without it.
+    #[arg(long, value_name = "PATH", default_value = clients::paths::MICROOVN_SOCKET)]
+    pub microovn_socket: PathBuf,
+}
+
+impl SocketOptions {
+    /// LXD's socket when given (`--sockets` or `--lxd-socket`), else `None`
+    /// (the environment decides: [`clients::paths::lxd_socket`]).
+    pub fn lxd(&self) -> Option<PathBuf> {
+        match &self.sockets {
+            Some(dir) => Some(dir.join("lxd/unix.socket")),
+            None => self.lxd_socket.clone(),
+        }
+    }
+
+    /// LXD's socket, falling back on the environment and the snap's.
+    pub fn lxd_or_default(&self) -> PathBuf {
+        self.lxd()
+            .unwrap_or_else(|| clients::paths::lxd_socket(|k| std::env::var(k).ok()))
+    }
+
+    /// MicroCeph's control socket.
+    pub fn microceph(&self) -> PathBuf {
+        match &self.sockets {
+            Some(dir) => dir.join("microceph/control.socket"),
+            None => self.microceph_socket.clone(),
+        }
+    }
+
+    /// MicroOVN's control socket.
+    pub fn microovn(&self) -> PathBuf {
+        match &self.sockets {
+            Some(dir) => dir.join("microovn/control.socket"),
+            None => self.microovn_socket.clone(),
+        }
+    }
+}
+
+/// `--timeout CLASS=DURATION` (repeatable), `--report FILE` and
+/// `--wait-ready DURATION`.
+#[derive(Debug, Clone, clap::Args)]
 pub struct RunOptions {
     /// Deadline of one class of steps, retries included: CLASS=DURATION,
     /// e.g. `--timeout join=20m` (repeatable; overrides the preseed's
@@ -22,6 +77,13 @@ pub struct RunOptions {
     /// Also write the final report as JSON to FILE (replaced atomically).
     #[arg(long = "report", value_name = "FILE")]
     pub report: Option<PathBuf>,
+    /// Before reading anything, wait up to DURATION for this machine's
+    /// services to answer (LXD always; MicroCeph and MicroOVN when the
+    /// preseed needs them or their sockets exist), saying what it waits
+    /// for; exit 6 if they are not ready by then. `0` does not wait. Not
+    /// with --sim-dir.
+    #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = crate::ready::parse_wait)]
+    pub wait_ready: Duration,
 }
 
 impl RunOptions {
@@ -91,6 +153,7 @@ mod tests {
         let options = RunOptions {
             timeouts: vec![(StepClass::Join, Duration::from_secs(5))],
             report: None,
+            wait_ready: Duration::ZERO,
         };
         let t = options.timeouts(&preseed);
         assert_eq!(t.get(StepClass::Join), Duration::from_secs(5));

@@ -31,6 +31,7 @@ use tokio::sync::{mpsc, watch};
 
 use crate::multi::{self, Peers};
 use crate::progress::Progress;
+use crate::ready;
 use crate::report::Final;
 use crate::{EXIT_INVALID, Format, HostEnvironment, print_diagnostics, read_input};
 
@@ -341,6 +342,21 @@ async fn run_async(run: Run) -> Result<u8> {
         microceph: run.args.microceph_socket.clone(),
         microovn: run.args.microovn_socket.clone(),
     };
+    let wait = run.args.run_options.wait_ready;
+    if !wait.is_zero() {
+        let targets = ready::needed(
+            &run.preseed,
+            sockets.lxd.clone(),
+            sockets.microceph.clone(),
+            sockets.microovn.clone(),
+        );
+        if ready::wait(&targets, wait, run.args.format, ready::Lines::Stdout)
+            .await
+            .is_err()
+        {
+            return Ok(ready::EXIT_NOT_READY);
+        }
+    }
     let route = std::fs::read_to_string("/proc/net/route")
         .ok()
         .and_then(|t| collect::default_route_interface_from_proc(&t));

@@ -8,10 +8,10 @@
 //!   unless `NO_COLOR` is set;
 //! - **plain** (`--output human` otherwise, e.g. in CI or piped): one line
 //!   per finished step, retry, failure or stop, never coloured;
-//! - **JSON** (`--output json`): one JSON object per line. Every line has
-//!   `"v": 1` (the event format's version), `"event"` and `"t"` (seconds
-//!   since the plan started running); the fields of each event are listed
-//!   in the README ("Machine-readable output") and pinned by the tests.
+//! - **JSON** (`--output json`): one JSON object per line, typed in
+//!   [`crate::events`] (schema: `schemas/events.schema.json`). Every line
+//!   has `"v": 1` (the event format's version), `"event"` and `"t"`
+//!   (seconds since the plan started running).
 //!
 //! Either way the run ends with the final report ([`crate::report`]): tables
 //! for people, or a `report` event carrying the JSON report.
@@ -21,12 +21,10 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use crate::Format;
+use crate::events::{self, Event as JsonEvent, StepOutcome};
 use crate::live::Live;
 use crate::report::Final;
 use crate::report::render::{Style, paint};
-
-/// Version of the JSON event lines (`"v"`).
-pub const EVENT_VERSION: u32 = 1;
 
 /// Renders progress and the final report.
 pub struct Progress {
@@ -75,8 +73,8 @@ impl Progress {
         self.start.elapsed()
     }
 
-    fn emit_json(&self, value: serde_json::Value) {
-        println!("{}", json_line(value, self.elapsed()));
+    fn emit_json(&self, event: &JsonEvent) {
+        events::print(event, Some(self.elapsed()));
     }
 
     fn human(&self, text: &str) {
@@ -91,7 +89,9 @@ impl Progress {
         match self.format {
             Format::Human => self.human(text),
             Format::Json => {
-                self.emit_json(serde_json::json!({"event": "message", "message": text}));
+                self.emit_json(&JsonEvent::Message {
+                    message: text.to_owned(),
+                });
             }
         }
     }
@@ -104,9 +104,7 @@ impl Progress {
         }
         match self.format {
             Format::Json => {
-                if let Some(v) = event_json(e, &self.steps, self.done, self.total) {
-                    self.emit_json(v);
-                }
+                self.emit_json(&event_json(e, &self.steps, self.done, self.total));
             }
             Format::Human => {
                 if let Some(line) =
@@ -128,10 +126,9 @@ impl Progress {
             live.finish();
         }
         match self.format {
-            Format::Json => self.emit_json(serde_json::json!({
-                "event": "report",
-                "report": report.to_json(),
-            })),
+            Format::Json => self.emit_json(&JsonEvent::Report {
+                report: Box::new(report.document()),
+            }),
             Format::Human => {
                 println!();
                 print!("{}", crate::report::render::human(report, self.color));
@@ -150,55 +147,58 @@ impl Drop for Progress {
     }
 }
 
-/// `value` with the version and the time added.
-pub fn json_line(value: serde_json::Value, at: Duration) -> serde_json::Value {
-    let mut v = value;
-    if let Some(o) = v.as_object_mut() {
-        o.insert("v".into(), EVENT_VERSION.into());
-        o.insert(
-            "t".into(),
-            serde_json::json!((at.as_secs_f64() * 1000.0).round() / 1000.0),
-        );
-    }
-    v
-}
-
-/// The JSON form of an event (without `v` and `t`); `done` counts the
-/// finished steps including this one.
+/// The JSON event of an executor event; `done` counts the finished steps
+/// including this one.
 pub fn event_json(
     e: &Event,
     steps: &BTreeMap<String, (String, String)>,
     done: usize,
     total: usize,
-) -> Option<serde_json::Value> {
+) -> JsonEvent {
     let node = |step: &str| steps.get(step).map(|(n, _)| n.clone()).unwrap_or_default();
-    Some(match e {
-        Event::Started { step, attempt } => {
-            serde_json::json!({"event": "started", "step": step.0, "node": node(&step.0), "attempt": attempt})
-        }
+    match e {
+        Event::Started { step, attempt } => JsonEvent::Started {
+            step: step.0.clone(),
+            node: node(&step.0),
+            attempt: *attempt,
+        },
         Event::Retrying {
             step,
             attempt,
             delay,
             error,
-        } => serde_json::json!({
-            "event": "retrying", "step": step.0, "node": node(&step.0), "attempt": attempt,
-            "delay_s": delay.as_secs_f64(), "error": error,
-        }),
+        } => JsonEvent::Retrying {
+            step: step.0.clone(),
+            node: node(&step.0),
+            attempt: *attempt,
+            delay_s: delay.as_secs_f64(),
+            error: error.clone(),
+        },
         Event::Finished {
             step,
             outcome,
             elapsed,
-        } => serde_json::json!({
-            "event": "finished", "step": step.0, "node": node(&step.0),
-            "outcome": if *outcome == Outcome::Changed { "changed" } else { "already_done" },
-            "elapsed_s": elapsed.as_secs_f64(), "done": done, "total": total,
-        }),
-        Event::Failed { step, error } => {
-            serde_json::json!({"event": "failed", "step": step.0, "node": node(&step.0), "error": error})
-        }
-        Event::Stopping { reason } => serde_json::json!({"event": "stopping", "reason": reason}),
-    })
+        } => JsonEvent::Finished {
+            step: step.0.clone(),
+            node: node(&step.0),
+            outcome: if *outcome == Outcome::Changed {
+                StepOutcome::Changed
+            } else {
+                StepOutcome::AlreadyDone
+            },
+            elapsed_s: elapsed.as_secs_f64(),
+            done,
+            total,
+        },
+        Event::Failed { step, error } => JsonEvent::Failed {
+            step: step.0.clone(),
+            node: node(&step.0),
+            error: error.clone(),
+        },
+        Event::Stopping { reason } => JsonEvent::Stopping {
+            reason: reason.clone(),
+        },
+    }
 }
 
 /// The plain line of an event, if it has one (starts have none).
@@ -292,10 +292,8 @@ mod tests {
         let at = Duration::from_millis(2345);
         let mut out = String::new();
         for e in &events {
-            if let Some(v) = event_json(e, &steps, 3, 48) {
-                out.push_str(&json_line(v, at).to_string());
-                out.push('\n');
-            }
+            out.push_str(&events::line(&event_json(e, &steps, 3, 48), Some(at)).to_string());
+            out.push('\n');
         }
         out.push_str("--- plain\n");
         for e in &events {

@@ -260,6 +260,7 @@ async fn a_single_machine_against_its_own_sockets() {
     assert!(stdout.contains("MicroCloud is ready"), "{stdout}");
 }
 
+/// Without waiting (`--wait-ready 0`), a missing LXD fails at once.
 #[test]
 fn a_machine_without_a_reachable_lxd_says_which_socket() {
     let dir = tempfile::tempdir().unwrap();
@@ -270,6 +271,8 @@ fn a_machine_without_a_reachable_lxd_says_which_socket() {
             "micro01",
             "--lxd-socket",
             &socket.display().to_string(),
+            "--wait-ready",
+            "0",
         ],
         &root().join("examples/multicast-3-nodes.yaml"),
     );
@@ -295,6 +298,8 @@ fn a_second_run_on_the_same_machine_is_refused_by_the_lock() {
         "micro01",
         "--lxd-socket",
         "/nonexistent/unix.socket",
+        "--wait-ready",
+        "0",
         "--journal",
         journal.to_str().unwrap(),
     ];

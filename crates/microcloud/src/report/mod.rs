@@ -8,11 +8,13 @@
 //!   report (outcomes and times) (pure): each member, pool, network, OSD,
 //!   volume and the profile is marked with what this run did to it
 //!   ([`Change`], from the outcomes of the steps about it).
-//! - [`Final::to_json`] is the versioned JSON document (`format_version`
-//!   [`REPORT_VERSION`]) written by `--report FILE` and carried by the
-//!   `report` event of `--output json`; [`render::human`] the tables for
-//!   people.
+//! - [`Final::document`] is the versioned JSON document (`format_version`
+//!   [`REPORT_VERSION`], typed in [`document`], its schema committed as
+//!   `schemas/report.schema.json`) written by `--report FILE` and carried
+//!   by the `report` event of `--output json`; [`render::human`] the
+//!   tables for people.
 
+pub mod document;
 mod gather;
 pub mod render;
 
@@ -25,8 +27,15 @@ use executor::apply::ApplyError;
 use executor::{Failure, Outcome, Report, StepResult};
 use planner::inventory::{LxdClusterState, MicroCephClusterState};
 use planner::plan::{Action, Phase, Plan, PlanMode, Service, Step};
-use serde_json::{Value, json};
+use schemars::JsonSchema;
+use serde::Serialize;
+use serde_json::Value;
 
+use document::{
+    ClusterDocument, Document, FailureDocument, MemberDocument, ModeName, NetworkDocument,
+    OsdDocument, PhaseDocument, PoolDocument, ProfileDocument, ServiceMemberDocument,
+    VolumeDocument,
+};
 pub use gather::gather_through;
 
 /// Version of the JSON report ([`Final::to_json`]).
@@ -77,7 +86,8 @@ pub struct ServiceMember {
 }
 
 /// What this run did to one object, from the outcomes of its steps.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
 pub enum Change {
     /// Created (members: joined or bootstrapped) by this run.
     Created,
@@ -94,22 +104,9 @@ pub enum Change {
     NotInPlan,
 }
 
-impl Change {
-    /// The JSON name.
-    pub fn name(self) -> &'static str {
-        match self {
-            Change::Created => "created",
-            Change::Updated => "updated",
-            Change::AlreadyPresent => "already_present",
-            Change::Failed => "failed",
-            Change::NotStarted => "not_started",
-            Change::NotInPlan => "not_in_plan",
-        }
-    }
-}
-
 /// How the run ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
 pub enum RunOutcome {
     /// Every step succeeded.
     Succeeded,
@@ -117,17 +114,6 @@ pub enum RunOutcome {
     Failed,
     /// Interrupted (Ctrl-C).
     Interrupted,
-}
-
-impl RunOutcome {
-    /// The JSON name.
-    pub fn name(self) -> &'static str {
-        match self {
-            RunOutcome::Succeeded => "succeeded",
-            RunOutcome::Failed => "failed",
-            RunOutcome::Interrupted => "interrupted",
-        }
-    }
 }
 
 /// Step counts.
@@ -154,16 +140,6 @@ impl Counts {
             StepState::Failed => self.failed += 1,
             StepState::NotStarted => self.not_started += 1,
         }
-    }
-
-    fn to_json(self) -> Value {
-        json!({
-            "total": self.total,
-            "changed": self.changed,
-            "already_done": self.already_done,
-            "failed": self.failed,
-            "not_started": self.not_started,
-        })
     }
 }
 
@@ -468,42 +444,59 @@ impl Final {
         self.outcome == RunOutcome::Succeeded
     }
 
-    /// The versioned JSON document.
-    pub fn to_json(&self) -> Value {
+    /// The typed JSON document (`schemas/report.schema.json`).
+    pub fn document(&self) -> Document {
         let secs = |d: Duration| (d.as_secs_f64() * 1000.0).round() / 1000.0;
-        let mut doc = json!({
-            "format_version": REPORT_VERSION,
-            "outcome": self.outcome.name(),
-            "succeeded": self.succeeded(),
-            "mode": match self.mode { PlanMode::Bootstrap => "bootstrap", PlanMode::Add => "add" },
-            "initiator": self.initiator,
-            "elapsed_s": secs(self.elapsed),
-            "steps": self.totals.to_json(),
-            "phases": self.phases.iter().map(|p| {
-                let mut v = p.counts.to_json();
-                v["phase"] = json!(phase_name(p.phase));
-                v["elapsed_s"] = p.elapsed.map_or(Value::Null, |d| json!(secs(d)));
-                v
-            }).collect::<Vec<_>>(),
-            "failures": self.failures.iter().map(|f| json!({
-                "step": f.step,
-                "node": f.node,
-                "class": f.class,
-                "error": f.error,
-                "hint": f.hint,
-            })).collect::<Vec<_>>(),
-            "not_started": self.not_started,
-            "warnings": self.warnings,
-            "journal": self.journal,
-        });
-        match &self.cluster {
-            Ok(view) => doc["cluster"] = view.to_json(),
-            Err(e) => {
-                doc["cluster"] = Value::Null;
-                doc["cluster_error"] = json!(e);
-            }
+        let (cluster, cluster_error) = match &self.cluster {
+            Ok(view) => (Some(view.document()), None),
+            Err(e) => (None, Some(e.clone())),
+        };
+        Document {
+            format_version: REPORT_VERSION,
+            outcome: self.outcome,
+            succeeded: self.succeeded(),
+            mode: match self.mode {
+                PlanMode::Bootstrap => ModeName::Bootstrap,
+                PlanMode::Add => ModeName::Add,
+            },
+            initiator: self.initiator.clone(),
+            elapsed_s: secs(self.elapsed),
+            steps: self.totals.into(),
+            phases: self
+                .phases
+                .iter()
+                .map(|p| PhaseDocument {
+                    phase: p.phase.into(),
+                    elapsed_s: p.elapsed.map(secs),
+                    total: p.counts.total,
+                    changed: p.counts.changed,
+                    already_done: p.counts.already_done,
+                    failed: p.counts.failed,
+                    not_started: p.counts.not_started,
+                })
+                .collect(),
+            failures: self
+                .failures
+                .iter()
+                .map(|f| FailureDocument {
+                    step: f.step.clone(),
+                    node: f.node.clone(),
+                    class: f.class.clone(),
+                    error: f.error.clone(),
+                    hint: f.hint.clone(),
+                })
+                .collect(),
+            not_started: self.not_started.clone(),
+            warnings: self.warnings.clone(),
+            journal: self.journal.clone(),
+            cluster,
+            cluster_error,
         }
-        doc
+    }
+
+    /// The versioned JSON document as a value (objects with sorted keys).
+    pub fn to_json(&self) -> Value {
+        serde_json::to_value(self.document()).unwrap_or(Value::Null)
     }
 
     /// Writes [`Final::to_json`] to `path`, atomically (a temporary file in
@@ -526,18 +519,6 @@ impl Final {
             let _ = std::fs::remove_file(&temporary);
         }
         result
-    }
-}
-
-/// The JSON name of a phase.
-pub fn phase_name(phase: Phase) -> &'static str {
-    match phase {
-        Phase::Bootstrap => "bootstrap",
-        Phase::Join => "join",
-        Phase::Ceph => "ceph",
-        Phase::Resources => "resources",
-        Phase::Profile => "profile",
-        Phase::Members => "members",
     }
 }
 
@@ -779,67 +760,85 @@ impl StepIndex<'_> {
 }
 
 impl ClusterView {
-    fn to_json(&self) -> Value {
+    fn document(&self) -> ClusterDocument {
         let service = |list: &Option<Vec<(ServiceMember, Change)>>| {
             list.as_ref().map(|l| {
                 l.iter()
-                    .map(|(m, c)| {
-                        json!({
-                            "name": m.name,
-                            "address": m.address,
-                            "role": m.role,
-                            "status": m.status,
-                            "change": c.name(),
-                        })
+                    .map(|(m, c)| ServiceMemberDocument {
+                        name: m.name.clone(),
+                        address: m.address.clone(),
+                        role: m.role.clone(),
+                        status: m.status.clone(),
+                        change: *c,
                     })
-                    .collect::<Vec<_>>()
+                    .collect()
             })
         };
-        json!({
-            "members": self.members.iter().map(|(m, c)| json!({
-                "name": m.name,
-                "url": m.url,
-                "roles": m.roles,
-                "status": m.status,
-                "message": m.message,
-                "change": c.name(),
-            })).collect::<Vec<_>>(),
-            "microceph_members": service(&self.microceph),
-            "microovn_members": service(&self.microovn),
-            "storage_pools": self.pools.iter().map(|p| json!({
-                "name": p.name,
-                "driver": p.driver,
-                "status": p.status,
-                "source": p.source,
-                "sources": p.sources,
-                "change": p.change.name(),
-            })).collect::<Vec<_>>(),
-            "networks": self.networks.iter().map(|n| json!({
-                "name": n.name,
-                "type": n.kind,
-                "status": n.status,
-                "parents": n.parents,
-                "config": n.settings,
-                "change": n.change.name(),
-            })).collect::<Vec<_>>(),
-            "profile": self.profile.as_ref().map(|p| json!({
-                "name": p.name,
-                "devices": p.devices,
-                "change": p.change.name(),
-            })),
-            "osds": self.osds.iter().map(|o| json!({
-                "member": o.member,
-                "osd": o.osd,
-                "path": o.path,
-                "change": o.change.name(),
-            })).collect::<Vec<_>>(),
-            "volumes": self.volumes.iter().map(|v| json!({
-                "pool": v.pool,
-                "name": v.name,
-                "member": v.member,
-                "change": v.change.name(),
-            })).collect::<Vec<_>>(),
-        })
+        ClusterDocument {
+            members: self
+                .members
+                .iter()
+                .map(|(m, c)| MemberDocument {
+                    name: m.name.clone(),
+                    url: m.url.clone(),
+                    roles: m.roles.clone(),
+                    status: m.status.clone(),
+                    message: m.message.clone(),
+                    change: *c,
+                })
+                .collect(),
+            microceph_members: service(&self.microceph),
+            microovn_members: service(&self.microovn),
+            storage_pools: self
+                .pools
+                .iter()
+                .map(|p| PoolDocument {
+                    name: p.name.clone(),
+                    driver: p.driver.clone(),
+                    status: p.status.clone(),
+                    source: p.source.clone(),
+                    sources: p.sources.clone(),
+                    change: p.change,
+                })
+                .collect(),
+            networks: self
+                .networks
+                .iter()
+                .map(|n| NetworkDocument {
+                    name: n.name.clone(),
+                    kind: n.kind.clone(),
+                    status: n.status.clone(),
+                    parents: n.parents.clone(),
+                    config: n.settings.clone(),
+                    change: n.change,
+                })
+                .collect(),
+            profile: self.profile.as_ref().map(|p| ProfileDocument {
+                name: p.name.clone(),
+                devices: p.devices.clone(),
+                change: p.change,
+            }),
+            osds: self
+                .osds
+                .iter()
+                .map(|o| OsdDocument {
+                    member: o.member.clone(),
+                    osd: o.osd,
+                    path: o.path.clone(),
+                    change: o.change,
+                })
+                .collect(),
+            volumes: self
+                .volumes
+                .iter()
+                .map(|v| VolumeDocument {
+                    pool: v.pool.clone(),
+                    name: v.name.clone(),
+                    member: v.member.clone(),
+                    change: v.change,
+                })
+                .collect(),
+        }
     }
 }
 
