@@ -14,6 +14,7 @@ use std::process::ExitCode;
 /// Exit status when the input is invalid (as opposed to 1 for other failures).
 const EXIT_INVALID: u8 = 2;
 
+mod assets;
 mod live;
 mod logging;
 mod multi;
@@ -138,6 +139,17 @@ enum Command {
     },
     /// Print the JSON Schema of the preseed format.
     Schema,
+    /// Print the completion script for a shell on standard output.
+    ///
+    /// For example: `microcloud completions bash >
+    /// /usr/share/bash-completion/completions/microcloud` (the Debian package
+    /// installs bash, zsh and fish completions already).
+    Completions(assets::CompletionsArgs),
+    /// Print the man page (roff) on standard output, or write every page
+    /// into a directory.
+    ///
+    /// For example: `microcloud man | man -l -`.
+    Man(assets::ManArgs),
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -236,6 +248,8 @@ fn run(cli: Cli) -> Result<ExitCode> {
             };
             plan(file.as_deref(), &source, format)
         }
+        Command::Completions(args) => assets::completions(&args),
+        Command::Man(args) => assets::man(&args),
         Command::Schema => {
             let schema = serde_json::to_string_pretty(config_loader::shape::schema())?;
             writeln!(io::stdout(), "{schema}")?;
