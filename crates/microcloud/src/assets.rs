@@ -76,6 +76,7 @@ pub fn man(args: &ManArgs) -> Result<ExitCode> {
         None => {
             let mut page = Vec::new();
             clap_mangen::Man::new(cmd)
+                .source(source())
                 .render(&mut page)
                 .context("cannot render the man page")?;
             io::stdout()
@@ -88,13 +89,32 @@ pub fn man(args: &ManArgs) -> Result<ExitCode> {
 }
 
 /// Writes `microcloud.1` and a page for every (visible) subcommand into `dir`.
-fn write_pages(cmd: clap::Command, dir: &Path) -> Result<()> {
+fn write_pages(mut cmd: clap::Command, dir: &Path) -> Result<()> {
     if !dir.is_dir() {
         anyhow::bail!(
             "cannot write the man pages into {}: not a directory (create it first)",
             dir.display()
         );
     }
-    clap_mangen::generate_to(cmd, dir)
-        .with_context(|| format!("cannot write the man pages into {}", dir.display()))
+    // Building gives every subcommand its display name (`microcloud-plan`).
+    cmd.build();
+    write_page(&cmd, dir)
+}
+
+/// Writes the page of `cmd` and of its subcommands, each page's footer
+/// naming this version (clap_mangen would name the subcommand instead).
+fn write_page(cmd: &clap::Command, dir: &Path) -> Result<()> {
+    for sub in cmd.get_subcommands().filter(|sub| !sub.is_hide_set()) {
+        write_page(sub, dir)?;
+    }
+    clap_mangen::Man::new(cmd.clone())
+        .source(source())
+        .generate_to(dir)
+        .with_context(|| format!("cannot write the man pages into {}", dir.display()))?;
+    Ok(())
+}
+
+/// The footer of every page: the program and its version.
+fn source() -> String {
+    format!("{BIN_NAME} {}", env!("CARGO_PKG_VERSION"))
 }
