@@ -55,13 +55,14 @@ for path in \
     ./usr/share/doc/microcloud/README.md \
     ./usr/share/doc/microcloud/examples/unicast-3-nodes-ovn-ceph.yaml \
     ./usr/share/doc/microcloud/examples/cloud-init/initiator.yaml \
-    ./usr/share/doc/microcloud/examples/cloud-init/joiner.yaml; do
+    ./usr/share/doc/microcloud/examples/cloud-init/joiner.yaml \
+    ./usr/share/doc/microcloud/schemas/preseed.schema.json; do
     grep -qx -- "$path" "$work/contents" || fail "the package lacks $path"
 done
 if grep -E '^\./usr/share/man/.*\.1$' "$work/contents"; then
     fail "uncompressed man pages in the package"
 fi
-pass "contents: binary, 7 man pages (gzipped), 3 completions, copyright, README, examples"
+pass "contents: binary, 7 man pages (gzipped), 3 completions, copyright, README, examples, schema"
 
 mode=$(dpkg-deb -c "$deb" | awk '$6 == "./usr/bin/microcloud" {print $1 " " $2}')
 [[ $mode == "-rwxr-xr-x 0/0" ]] || fail "usr/bin/microcloud is $mode"
