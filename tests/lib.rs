@@ -1,6 +1,7 @@
 //! Shared helpers for the workspace-level tests.
 
 pub mod lab;
+pub mod real_cluster;
 pub mod real_lab;
 pub mod testbed;
 
