@@ -18,11 +18,12 @@ fi
 unset MICROCLOUD_SESSION_PASSPHRASE
 
 # One run's wall time in microseconds (bash's EPOCHREALTIME: no extra
-# process around the measured one).
+# process around the measured one). Without arguments, the measured command.
 once() {
     local t0 t1
+    (($# > 0)) || set -- "$bin" validate "$FILE"
     t0=${EPOCHREALTIME/./}
-    "$bin" validate "$FILE" >/dev/null
+    "$@" >/dev/null
     t1=${EPOCHREALTIME/./}
     echo $((t1 - t0))
 }
@@ -44,9 +45,16 @@ if [[ -w /proc/sys/vm/drop_caches ]]; then
         echo 3 >/proc/sys/vm/drop_caches
         once
     done | median | sed 's/^/cold (page cache dropped): /'
+    # The floor on this machine: the smallest dynamically linked program.
+    for _ in $(seq "$RUNS"); do
+        sync
+        echo 3 >/proc/sys/vm/drop_caches
+        once /bin/true
+    done | median | sed 's/^/cold, \/bin\/true for comparison: /'
 else
     echo "cold: skipped (dropping the page cache needs root)"
 fi
 
 once >/dev/null
 for _ in $(seq "$RUNS"); do once; done | median | sed 's/^/warm: /'
+for _ in $(seq "$RUNS"); do once /bin/true; done | median | sed 's/^/warm, \/bin\/true for comparison: /'
