@@ -14,6 +14,7 @@ use std::process::ExitCode;
 /// Exit status when the input is invalid (as opposed to 1 for other failures).
 const EXIT_INVALID: u8 = 2;
 
+mod assets;
 mod events;
 mod live;
 mod logging;
@@ -140,6 +141,17 @@ enum Command {
         #[arg(long, value_enum, default_value_t = schema::Kind::Preseed)]
         kind: schema::Kind,
     },
+    /// Print the completion script for a shell on standard output.
+    ///
+    /// For example: `microcloud completions bash >
+    /// /usr/share/bash-completion/completions/microcloud` (the Debian package
+    /// installs bash, zsh and fish completions already).
+    Completions(assets::CompletionsArgs),
+    /// Print the man page (roff) on standard output, or write every page
+    /// into a directory.
+    ///
+    /// For example: `microcloud man | man -l -`.
+    Man(assets::ManArgs),
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -227,6 +239,8 @@ fn run(cli: Cli) -> Result<ExitCode> {
             plan(file.as_deref(), &source, format)
         }
         Command::WaitReady(args) => ready::run(&args),
+        Command::Completions(args) => assets::completions(&args),
+        Command::Man(args) => assets::man(&args),
         Command::Schema { kind } => {
             writeln!(io::stdout(), "{}", schema::text(kind))?;
             Ok(ExitCode::SUCCESS)
