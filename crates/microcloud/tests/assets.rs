@@ -170,7 +170,7 @@ fn man_page_on_stdout_describes_every_subcommand() {
     assert!(page.contains(".SH SUBCOMMANDS"), "{page}");
     for sub in SUBCOMMANDS {
         assert!(
-            page.contains(&format!("microcloud\\-{sub}(1)")),
+            page.contains(&format!("microcloud\\-{}(1)", sub.replace('-', "\\-"))),
             "the man page does not list microcloud-{sub}(1)"
         );
     }
