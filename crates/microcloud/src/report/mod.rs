@@ -247,6 +247,10 @@ pub struct VolumeView {
 pub struct ClusterView {
     /// LXD members.
     pub members: Vec<(Member, Change)>,
+    /// The member whose services this plan bootstraps (the initiator when
+    /// forming a new cluster): its `created` reads "bootstrapped", the
+    /// others' "joined".
+    pub bootstrapped: Option<String>,
     /// MicroCeph members.
     pub microceph: Option<Vec<(ServiceMember, Change)>>,
     /// MicroOVN members.
@@ -748,6 +752,8 @@ impl StepIndex<'_> {
             .collect();
         ClusterView {
             members,
+            bootstrapped: (self.plan.mode == PlanMode::Bootstrap)
+                .then(|| self.plan.initiator.clone()),
             microceph: service_members(Service::MicroCeph, state.microceph),
             microovn: service_members(Service::MicroOvn, state.microovn),
             pools,

@@ -207,6 +207,15 @@ fn summary(out: &mut String, report: &Final, color: bool) {
     );
 }
 
+/// What a member the run made is called: the bootstrapped one and the joined ones.
+fn member_created<'a>(view: &ClusterView, name: &str) -> &'a str {
+    if view.bootstrapped.as_deref() == Some(name) {
+        "bootstrapped"
+    } else {
+        "joined"
+    }
+}
+
 fn cluster(out: &mut String, view: &ClusterView, color: bool) {
     heading(out, "LXD cluster members", color);
     if view.members.is_empty() {
@@ -219,7 +228,7 @@ fn cluster(out: &mut String, view: &ClusterView, color: bool) {
                 plain(&m.url),
                 plain(m.roles.join(", ")),
                 status_cell(&m.status),
-                change_cell(*change, "joined"),
+                change_cell(*change, member_created(view, &m.name)),
             ]);
         }
         t.render(out, color);
@@ -237,7 +246,7 @@ fn cluster(out: &mut String, view: &ClusterView, color: bool) {
                 plain(&m.address),
                 plain(&m.role),
                 status_cell(&m.status),
-                change_cell(*change, "joined"),
+                change_cell(*change, member_created(view, &m.name)),
             ]);
         }
         t.render(out, color);
