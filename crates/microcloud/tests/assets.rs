@@ -4,8 +4,11 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod support;
+
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
+use support::{run, text};
 
 /// The subcommands every completion script and the main man page must name.
 const SUBCOMMANDS: &[&str] = &[
@@ -18,18 +21,6 @@ const SUBCOMMANDS: &[&str] = &[
     "man",
 ];
 
-fn microcloud(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_microcloud"))
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .expect("run microcloud")
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
-
 /// Whether `tool` can be run (it answers `--version`).
 fn installed(tool: &str) -> bool {
     Command::new(tool)
@@ -41,7 +32,7 @@ fn installed(tool: &str) -> bool {
 }
 
 fn completion(shell: &str) -> String {
-    let out = microcloud(&["completions", shell]);
+    let out = run(["completions", shell]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     assert!(out.stderr.is_empty(), "{}", text(&out.stderr));
     let script = text(&out.stdout);
@@ -127,7 +118,7 @@ fn fish_completion_names_every_subcommand() {
 
 #[test]
 fn unknown_shell_is_a_usage_error_listing_the_shells() {
-    let out = microcloud(&["completions", "tcsh"]);
+    let out = run(["completions", "tcsh"]);
     assert_eq!(out.status.code(), Some(2));
     let stderr = text(&out.stderr);
     assert!(
@@ -162,7 +153,7 @@ fn groff_check(name: &str, page: &str) {
 
 #[test]
 fn man_page_on_stdout_describes_every_subcommand() {
-    let out = microcloud(&["man"]);
+    let out = run(["man"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     let page = text(&out.stdout);
     assert!(page.contains(".TH microcloud 1"), "{page}");
@@ -182,7 +173,7 @@ fn man_page_on_stdout_describes_every_subcommand() {
 #[test]
 fn man_dir_writes_one_page_per_subcommand() {
     let dir = tempfile::tempdir().unwrap();
-    let out = microcloud(&["man", "--dir", dir.path().to_str().unwrap()]);
+    let out = run(["man", "--dir", dir.path().to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     assert!(out.stdout.is_empty(), "{}", text(&out.stdout));
     let mut names: Vec<String> = std::fs::read_dir(dir.path())
@@ -215,7 +206,7 @@ fn man_dir_writes_one_page_per_subcommand() {
 fn man_dir_that_does_not_exist_is_an_error_saying_what_to_do() {
     let dir = tempfile::tempdir().unwrap();
     let missing = dir.path().join("man1");
-    let out = microcloud(&["man", "--dir", missing.to_str().unwrap()]);
+    let out = run(["man", "--dir", missing.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(1));
     assert_eq!(
         text(&out.stderr),

@@ -2,39 +2,29 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod support;
+
 use std::io::Write;
-use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
+use support::{microcloud, root, run, text};
 
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-fn microcloud(args: &[&str], stdin: Option<&[u8]>) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_microcloud"))
-        .args(args)
-        .current_dir(root())
-        .env_remove("MICROCLOUD_SESSION_PASSPHRASE")
+/// Runs `command` with `input` on its standard input.
+fn with_stdin(command: &mut Command, input: &[u8]) -> Output {
+    let mut child = command
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .expect("spawn microcloud");
-    let mut input = child.stdin.take().expect("stdin");
-    if let Some(bytes) = stdin {
-        input.write_all(bytes).expect("write stdin");
-    }
-    drop(input);
+    let mut stdin = child.stdin.take().expect("stdin");
+    stdin.write_all(input).expect("write stdin");
+    drop(stdin);
     child.wait_with_output().expect("wait")
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
 }
 
 #[test]
 fn valid_file_exits_zero() {
-    let out = microcloud(&["validate", "examples/multicast-3-nodes.yaml"], None);
+    let out = run(["validate", "examples/multicast-3-nodes.yaml"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     assert_eq!(
         text(&out.stdout),
@@ -44,7 +34,7 @@ fn valid_file_exits_zero() {
 
 #[test]
 fn invalid_file_exits_two_with_every_error() {
-    let out = microcloud(&["validate", "examples/invalid/unknown-keys.yaml"], None);
+    let out = run(["validate", "examples/invalid/unknown-keys.yaml"]);
     assert_eq!(out.status.code(), Some(2));
     let stdout = text(&out.stdout);
     assert!(
@@ -63,7 +53,7 @@ fn invalid_file_exits_two_with_every_error() {
 
 #[test]
 fn unreadable_file_exits_one() {
-    let out = microcloud(&["validate", "does/not/exist.yaml"], None);
+    let out = run(["validate", "does/not/exist.yaml"]);
     assert_eq!(out.status.code(), Some(1));
     assert_eq!(
         text(&out.stderr),
@@ -75,11 +65,11 @@ fn unreadable_file_exits_one() {
 fn reads_stdin_without_a_file_or_with_a_dash() {
     let yaml = std::fs::read(root().join("examples/single-node.yaml")).unwrap();
     for args in [&["validate"][..], &["validate", "-"][..]] {
-        let out = microcloud(args, Some(&yaml));
+        let out = with_stdin(&mut microcloud(args), &yaml);
         assert_eq!(out.status.code(), Some(0), "{}", text(&out.stdout));
         assert_eq!(text(&out.stdout), "<stdin>: valid\n");
     }
-    let out = microcloud(&["validate"], Some(b"systems: 1\n"));
+    let out = with_stdin(&mut microcloud(["validate"]), b"systems: 1\n");
     assert_eq!(out.status.code(), Some(2));
     assert!(
         text(&out.stdout).contains("--> <stdin>:1:10 (systems)"),
@@ -90,15 +80,12 @@ fn reads_stdin_without_a_file_or_with_a_dash() {
 
 #[test]
 fn json_format_is_one_object() {
-    let out = microcloud(
-        &[
-            "validate",
-            "--format",
-            "json",
-            "examples/invalid/timeouts.yaml",
-        ],
-        None,
-    );
+    let out = run([
+        "validate",
+        "--format",
+        "json",
+        "examples/invalid/timeouts.yaml",
+    ]);
     assert_eq!(out.status.code(), Some(2));
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("one JSON object");
     assert_eq!(v["valid"], false);
@@ -109,10 +96,7 @@ fn json_format_is_one_object() {
     assert_eq!(first["path"], "lookup_timeout");
     assert_eq!(first["line"], 4);
 
-    let out = microcloud(
-        &["validate", "--format", "json", "examples/single-node.yaml"],
-        None,
-    );
+    let out = run(["validate", "--format", "json", "examples/single-node.yaml"]);
     assert_eq!(out.status.code(), Some(0));
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v, serde_json::json!({"valid": true, "diagnostics": []}));
@@ -121,22 +105,22 @@ fn json_format_is_one_object() {
 #[test]
 fn passphrase_from_the_environment_satisfies_validation() {
     let yaml = b"initiator: a\nlookup_subnet: 10.0.0.0/24\nsystems:\n  - name: a\n  - name: b\n";
-    assert_eq!(microcloud(&["validate"], Some(yaml)).status.code(), Some(2));
-    let mut child = Command::new(env!("CARGO_BIN_EXE_microcloud"))
-        .args(["validate"])
-        .env("MICROCLOUD_SESSION_PASSPHRASE", "from the environment")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child.stdin.take().unwrap().write_all(yaml).unwrap();
-    let out = child.wait_with_output().unwrap();
+    assert_eq!(
+        with_stdin(&mut microcloud(["validate"]), yaml)
+            .status
+            .code(),
+        Some(2)
+    );
+    let out = with_stdin(
+        microcloud(["validate"]).env("MICROCLOUD_SESSION_PASSPHRASE", "from the environment"),
+        yaml,
+    );
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stdout));
 }
 
 #[test]
 fn schema_command_prints_the_committed_schema() {
-    let out = microcloud(&["schema"], None);
+    let out = run(["schema"]);
     assert_eq!(out.status.code(), Some(0));
     let committed = std::fs::read_to_string(root().join("schemas/preseed.schema.json")).unwrap();
     assert_eq!(text(&out.stdout), committed);
@@ -144,7 +128,7 @@ fn schema_command_prints_the_committed_schema() {
 
 #[test]
 fn usage_errors_exit_two_like_clap() {
-    let out = microcloud(&["validate", "--format", "yaml"], None);
+    let out = run(["validate", "--format", "yaml"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(text(&out.stderr).contains("invalid value 'yaml' for '--format <FORMAT>'"));
 }
@@ -153,15 +137,12 @@ fn usage_errors_exit_two_like_clap() {
 
 #[test]
 fn plan_prints_the_plan_and_exits_zero() {
-    let out = microcloud(
-        &[
-            "plan",
-            "examples/single-node.yaml",
-            "--inventory",
-            "tests/fixtures/inventory/single-node",
-        ],
-        None,
-    );
+    let out = run([
+        "plan",
+        "examples/single-node.yaml",
+        "--inventory",
+        "tests/fixtures/inventory/single-node",
+    ]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     let stdout = text(&out.stdout);
     assert!(
@@ -177,17 +158,14 @@ fn plan_prints_the_plan_and_exits_zero() {
 
 #[test]
 fn plan_json_is_versioned() {
-    let out = microcloud(
-        &[
-            "plan",
-            "examples/add-one-node.yaml",
-            "--inventory",
-            "tests/fixtures/inventory/add-one-node",
-            "--format",
-            "json",
-        ],
-        None,
-    );
+    let out = run([
+        "plan",
+        "examples/add-one-node.yaml",
+        "--inventory",
+        "tests/fixtures/inventory/add-one-node",
+        "--format",
+        "json",
+    ]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(json["format_version"], 1);
@@ -197,15 +175,12 @@ fn plan_json_is_versioned() {
 
 #[test]
 fn plan_reports_every_planning_error_with_its_line_and_exits_two() {
-    let out = microcloud(
-        &[
-            "plan",
-            "examples/multicast-3-nodes.yaml",
-            "--inventory",
-            "tests/fixtures/inventory/single-node",
-        ],
-        None,
-    );
+    let out = run([
+        "plan",
+        "examples/multicast-3-nodes.yaml",
+        "--inventory",
+        "tests/fixtures/inventory/single-node",
+    ]);
     assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
     let stdout = text(&out.stdout);
     assert!(
@@ -229,17 +204,14 @@ fn plan_reports_every_planning_error_with_its_line_and_exits_two() {
 
 #[test]
 fn plan_of_an_invalid_preseed_exits_two() {
-    let out = microcloud(
-        &[
-            "plan",
-            "examples/invalid/ovn-range.yaml",
-            "--inventory",
-            "tests/fixtures/inventory/single-node",
-            "--format",
-            "json",
-        ],
-        None,
-    );
+    let out = run([
+        "plan",
+        "examples/invalid/ovn-range.yaml",
+        "--inventory",
+        "tests/fixtures/inventory/single-node",
+        "--format",
+        "json",
+    ]);
     assert_eq!(out.status.code(), Some(2));
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(json["valid"], false);
@@ -247,15 +219,12 @@ fn plan_of_an_invalid_preseed_exits_two() {
 
 #[test]
 fn plan_without_a_readable_inventory_exits_one() {
-    let out = microcloud(
-        &[
-            "plan",
-            "examples/single-node.yaml",
-            "--inventory",
-            "does/not/exist",
-        ],
-        None,
-    );
+    let out = run([
+        "plan",
+        "examples/single-node.yaml",
+        "--inventory",
+        "does/not/exist",
+    ]);
     assert_eq!(out.status.code(), Some(1));
     assert_eq!(
         text(&out.stderr),

@@ -6,9 +6,12 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod support;
+
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Output};
+use support::{root, run, text};
 
 const PRESEED: &str = "/etc/microcloud/preseed.yaml";
 const PASSPHRASE: &str = "/etc/microcloud/passphrase";
@@ -44,9 +47,7 @@ struct System {
 }
 
 fn user_data_file(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../examples/cloud-init")
-        .join(name)
+    root().join("examples/cloud-init").join(name)
 }
 
 fn parse(text: &str) -> UserData {
@@ -80,17 +81,7 @@ fn extract(data: &UserData, root: &Path) {
 }
 
 fn validate(preseed: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_microcloud"))
-        .arg("validate")
-        .arg(preseed)
-        .env_remove("MICROCLOUD_SESSION_PASSPHRASE")
-        .stdin(Stdio::null())
-        .output()
-        .expect("run microcloud")
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
+    run([Path::new("validate"), preseed])
 }
 
 #[test]

@@ -8,27 +8,22 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use simulators::{FaultRule, Service, SimBuilder};
-use std::net::Ipv4Addr;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+mod support;
 
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
+use simulators::{FaultRule, Service};
+use std::ffi::OsStr;
+use std::path::Path;
+use std::process::{Command, Output};
+use support::{example_at, normalise_times, root, spawn, start_sim, text};
 
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
-
-fn microcloud<S: AsRef<std::ffi::OsStr>>(args: &[S]) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_microcloud"));
-    c.args(args)
-        .current_dir(root())
-        .env_remove("MICROCLOUD_SESSION_PASSPHRASE")
-        .env_remove("RUST_LOG")
-        .env("RUST_BACKTRACE", "0")
-        .stdin(Stdio::null());
+/// `microcloud ARGS` as a person runs it: without backtraces.
+fn microcloud<I, S>(args: I) -> Command
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<OsStr>,
+{
+    let mut c = support::microcloud(args);
+    c.env("RUST_BACKTRACE", "0");
     c
 }
 
@@ -41,35 +36,6 @@ fn shown(out: &Output, dir: &Path) -> String {
         text(&out.stderr)
     );
     normalise_times(&all.replace(dir.to_str().unwrap(), "<dir>"))
-}
-
-/// Times (`1.2s`, `12.0s`, `[   2.3s]`) as `#.#s`.
-fn normalise_times(text: &str) -> String {
-    let mut out = String::new();
-    let mut rest = text;
-    while let Some(i) = rest.find(|c: char| c.is_ascii_digit()) {
-        let (before, from) = rest.split_at(i);
-        out.push_str(before);
-        let digits = from
-            .find(|c: char| !c.is_ascii_digit())
-            .unwrap_or(from.len());
-        let after = &from[digits..];
-        let prev = out.chars().last();
-        if after.len() >= 3
-            && after.as_bytes()[0] == b'.'
-            && after.as_bytes()[1].is_ascii_digit()
-            && after.as_bytes()[2] == b's'
-            && !prev.is_some_and(|c| c.is_ascii_alphanumeric() || c == '.')
-        {
-            out.push_str("#.#s");
-            rest = &after[3..];
-        } else {
-            out.push_str(&from[..digits]);
-            rest = after;
-        }
-    }
-    out.push_str(rest);
-    out
 }
 
 /// Source ports (`127.0.0.1:33352`) as `:<port>` and certificate
@@ -97,19 +63,6 @@ fn normalise_peers(text: &str) -> String {
     out
 }
 
-/// The shipped simulated example moved to `base`, with `edit` applied.
-fn example_at(dir: &Path, base: [u8; 3], edit: impl Fn(String) -> String) -> PathBuf {
-    let yaml = std::fs::read_to_string(root().join("examples/simulated/three-nodes.yaml"))
-        .unwrap()
-        .replace(
-            "127.0.99.",
-            &format!("{}.{}.{}.", base[0], base[1], base[2]),
-        );
-    let path = dir.join("cluster.yaml");
-    std::fs::write(&path, edit(yaml)).unwrap();
-    path
-}
-
 /// Planning: a disk the file names that a machine does not have. The
 /// diagnostic points at the line, names the machine and says what to do.
 #[test]
@@ -128,7 +81,7 @@ fn planning_a_disk_the_machine_does_not_have() {
         dir.path().join("passphrase.txt"),
     )
     .unwrap();
-    let out = microcloud(&[
+    let out = microcloud([
         "plan",
         file.to_str().unwrap(),
         "--inventory",
@@ -148,14 +101,7 @@ fn planning_a_disk_the_machine_does_not_have() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn preflight_a_machine_the_preseed_does_not_list() {
     let dir = tempfile::tempdir().unwrap();
-    let _sim = SimBuilder::new()
-        .nodes(1)
-        .base_ip(Ipv4Addr::new(127, 0, 83, 1))
-        .time_scale(0.05)
-        .state_dir(dir.path())
-        .start()
-        .await
-        .unwrap();
+    let _sim = start_sim(1, [127, 0, 83], dir.path()).await;
     let file = example_at(dir.path(), [127, 0, 83], |y| y);
     let node = dir.path().join("node1");
     let args = [
@@ -168,9 +114,7 @@ async fn preflight_a_machine_the_preseed_does_not_list() {
         "--journal".into(),
         dir.path().join("journal.json").into_os_string(),
     ];
-    let out = tokio::task::spawn_blocking(move || microcloud(&args).output().unwrap())
-        .await
-        .unwrap();
+    let out = spawn(microcloud(args)).await.unwrap();
     assert_eq!(out.status.code(), Some(2));
     microcloud_tests::assert_snapshot(
         "crates/microcloud/tests/snapshots/errors/preflight-not-listed.txt",
@@ -184,14 +128,7 @@ async fn preflight_a_machine_the_preseed_does_not_list() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn apply_a_service_refusing_a_step() {
     let dir = tempfile::tempdir().unwrap();
-    let sim = SimBuilder::new()
-        .nodes(3)
-        .base_ip(Ipv4Addr::new(127, 0, 84, 1))
-        .time_scale(0.05)
-        .state_dir(dir.path())
-        .start()
-        .await
-        .unwrap();
+    let sim = start_sim(3, [127, 0, 84], dir.path()).await;
     sim.add_fault(
         "node2",
         FaultRule::on(Service::Microovn, "POST", "/core/control")
@@ -207,9 +144,7 @@ async fn apply_a_service_refusing_a_step() {
         "--max-parallel".into(),
         "1".into(),
     ];
-    let out = tokio::task::spawn_blocking(move || microcloud(&args).output().unwrap())
-        .await
-        .unwrap();
+    let out = spawn(microcloud(args)).await.unwrap();
     assert_eq!(out.status.code(), Some(1), "{}", text(&out.stdout));
     // From the failure to the advice (the tables below are the formation's).
     let all = shown(&out, dir.path());
@@ -232,14 +167,7 @@ async fn apply_a_service_refusing_a_step() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn trust_a_joiner_with_the_wrong_passphrase() {
     let dir = tempfile::tempdir().unwrap();
-    let _sim = SimBuilder::new()
-        .nodes(2)
-        .base_ip(Ipv4Addr::new(127, 0, 85, 1))
-        .time_scale(0.05)
-        .state_dir(dir.path())
-        .start()
-        .await
-        .unwrap();
+    let _sim = start_sim(2, [127, 0, 85], dir.path()).await;
     let file = example_at(dir.path(), [127, 0, 85], |y| {
         let cut = y.find("  - name: node3").unwrap();
         let rest = &y[y.find("\novn:").unwrap()..];
@@ -250,7 +178,7 @@ async fn trust_a_joiner_with_the_wrong_passphrase() {
         )
     });
     let run = |node: &str, passphrase: Option<&str>| {
-        let mut c = microcloud(&[
+        let mut c = microcloud([
             "preseed",
             file.to_str().unwrap(),
             "--name",
@@ -272,20 +200,12 @@ async fn trust_a_joiner_with_the_wrong_passphrase() {
         if let Some(p) = passphrase {
             c.env("MICROCLOUD_SESSION_PASSPHRASE", p);
         }
-        c.stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap()
+        spawn(c)
     };
     let initiator = run("node1", None);
     let joiner = run("node2", Some("not the passphrase"));
-    let (initiator, joiner) = tokio::task::spawn_blocking(move || {
-        let j = joiner.wait_with_output().unwrap();
-        let i = initiator.wait_with_output().unwrap();
-        (i, j)
-    })
-    .await
-    .unwrap();
+    let joiner = joiner.await.unwrap();
+    let initiator = initiator.await.unwrap();
     assert_eq!(
         joiner.status.code(),
         Some(4),

@@ -4,18 +4,12 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use simulators::{FaultRule, Service, SimBuilder};
-use std::net::Ipv4Addr;
-use std::path::{Path, PathBuf};
+mod support;
+
+use simulators::{FaultRule, Service};
+use std::path::PathBuf;
 use std::process::{Command, Output};
-
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
+use support::{example_at, root, start_sim, text};
 
 /// The script needs jq; without it the test fails saying how to get it
 /// (`.ci/run` installs it).
@@ -36,25 +30,11 @@ fn require_jq() {
 async fn provision(base: [u8; 3], fault: Option<FaultRule>) -> (Output, String, PathBuf) {
     require_jq();
     let dir = tempfile::tempdir().unwrap().keep();
-    let sim = SimBuilder::new()
-        .nodes(3)
-        .base_ip(Ipv4Addr::new(base[0], base[1], base[2], 1))
-        .time_scale(0.05)
-        .state_dir(&dir)
-        .start()
-        .await
-        .unwrap();
+    let sim = start_sim(3, base, &dir).await;
     if let Some(rule) = fault {
         sim.add_fault("node2", rule).unwrap();
     }
-    let yaml = std::fs::read_to_string(root().join("examples/simulated/three-nodes.yaml"))
-        .unwrap()
-        .replace(
-            "127.0.99.",
-            &format!("{}.{}.{}.", base[0], base[1], base[2]),
-        );
-    let file = dir.join("cluster.yaml");
-    std::fs::write(&file, yaml).unwrap();
+    let file = example_at(&dir, base, |yaml| yaml);
     let out = tokio::task::spawn_blocking({
         let dir = dir.clone();
         move || {

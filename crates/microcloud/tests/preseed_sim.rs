@@ -3,91 +3,23 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use simulators::{Sim, SimBuilder};
-use std::net::Ipv4Addr;
-use std::path::{Path, PathBuf};
+mod support;
+
+use std::ffi::OsStr;
+use std::path::Path;
 use std::process::{Command, Output};
+use support::{example_at, microcloud, normalise_times, root, spawn, start_sim, text};
 
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-async fn start(nodes: usize, base: Ipv4Addr, dir: &Path) -> Sim {
-    SimBuilder::new()
-        .nodes(nodes)
-        .base_ip(base)
-        .time_scale(0.05)
-        .state_dir(dir)
-        .start()
-        .await
-        .unwrap()
-}
-
-fn preseed(args: &[&str], stdin_file: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_microcloud"))
-        .arg("preseed")
-        .args(args)
-        .arg(stdin_file)
-        .current_dir(root())
-        .env_remove("MICROCLOUD_SESSION_PASSPHRASE")
-        .output()
-        .unwrap()
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
-
-/// The shipped simulated example, moved to `base` (the simulators of
-/// parallel tests need distinct addresses).
-fn example_at(base: [u8; 3], dir: &Path) -> PathBuf {
-    let yaml = std::fs::read_to_string(root().join("examples/simulated/three-nodes.yaml")).unwrap();
-    let yaml = yaml.replace(
-        "127.0.99.",
-        &format!("{}.{}.{}.", base[0], base[1], base[2]),
-    );
-    let path = dir.join("cluster.yaml");
-    std::fs::write(&path, yaml).unwrap();
-    path
+/// `microcloud preseed ARGS FILE`.
+fn preseed<S: AsRef<OsStr>>(args: &[S], file: &Path) -> Command {
+    let mut command = microcloud(["preseed"]);
+    command.args(args).arg(file);
+    command
 }
 
 /// Runs `microcloud preseed ARGS FILE` off the async runtime.
-async fn preseed_async(args: Vec<String>, file: PathBuf) -> Output {
-    tokio::task::spawn_blocking(move || {
-        let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        preseed(&args, &file)
-    })
-    .await
-    .unwrap()
-}
-
-/// Times (`1.2s`, `12.0s`) as `#.#s`, so that reports can be compared.
-fn normalise_times(text: &str) -> String {
-    let chars: Vec<char> = text.chars().collect();
-    let mut out = String::new();
-    let mut i = 0;
-    while i < chars.len() {
-        let start = i;
-        while i < chars.len() && chars[i].is_ascii_digit() {
-            i += 1;
-        }
-        if i > start
-            && i + 2 < chars.len()
-            && chars[i] == '.'
-            && chars[i + 1].is_ascii_digit()
-            && chars[i + 2] == 's'
-            && (start == 0 || !chars[start - 1].is_ascii_alphanumeric())
-        {
-            out.push_str("#.#s");
-            i += 3;
-        } else if i > start {
-            out.extend(&chars[start..i]);
-        } else {
-            out.push(chars[i]);
-            i += 1;
-        }
-    }
-    out
+async fn preseed_async<S: AsRef<OsStr>>(args: &[S], file: &Path) -> Output {
+    spawn(preseed(args, file)).await.unwrap()
 }
 
 /// The human report of a run (from the summary line on), with times, the
@@ -142,11 +74,11 @@ fn normalise_json(value: &mut serde_json::Value) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn forms_three_simulated_machines_and_a_rerun_changes_nothing() {
     let dir = tempfile::tempdir().unwrap();
-    let _sim = start(3, Ipv4Addr::new(127, 0, 71, 1), dir.path()).await;
-    let file = example_at([127, 0, 71], dir.path());
-    let sim_dir = dir.path().to_str().unwrap().to_owned();
+    let _sim = start_sim(3, [127, 0, 71], dir.path()).await;
+    let file = example_at(dir.path(), [127, 0, 71], |yaml| yaml);
+    let sim_dir = dir.path().to_str().unwrap();
 
-    let first = preseed_async(vec!["--sim-dir".into(), sim_dir.clone()], file.clone()).await;
+    let first = preseed_async(&["--sim-dir", sim_dir], &file).await;
     let out = text(&first.stdout);
     assert_eq!(
         first.status.code(),
@@ -175,15 +107,15 @@ async fn forms_three_simulated_machines_and_a_rerun_changes_nothing() {
 
     let report_file = dir.path().join("report.json");
     let again = preseed_async(
-        vec![
-            "--sim-dir".into(),
-            sim_dir.clone(),
-            "--output".into(),
-            "json".into(),
-            "--report".into(),
-            report_file.display().to_string(),
+        &[
+            "--sim-dir",
+            sim_dir,
+            "--output",
+            "json",
+            "--report",
+            report_file.to_str().unwrap(),
         ],
-        file.clone(),
+        &file,
     )
     .await;
     assert_eq!(again.status.code(), Some(0), "{}", text(&again.stderr));
@@ -224,7 +156,7 @@ async fn forms_three_simulated_machines_and_a_rerun_changes_nothing() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_single_machine_against_its_own_sockets() {
     let dir = tempfile::tempdir().unwrap();
-    let sim = start(1, Ipv4Addr::new(127, 0, 72, 1), dir.path()).await;
+    let sim = start_sim(1, [127, 0, 72], dir.path()).await;
     let node = sim.node("node1").unwrap();
     let yaml = "initiator: node1\nlookup_subnet: 127.0.72.0/24\nlxd:\n  local_pool_driver: btrfs\n\
                 systems:\n  - name: node1\n    ovn_uplink_interface: enp6s0\n\
@@ -232,24 +164,19 @@ async fn a_single_machine_against_its_own_sockets() {
                 storage:\n  local:\n    - find: type == nvme\n";
     let file = dir.path().join("single.yaml");
     std::fs::write(&file, yaml).unwrap();
-    let args: Vec<String> = vec![
+    let args = [
         "--name".into(),
         "node1".into(),
         "--lxd-socket".into(),
-        node.lxd_socket().display().to_string(),
+        node.lxd_socket(),
         "--microceph-socket".into(),
-        node.microceph_socket().display().to_string(),
+        node.microceph_socket(),
         "--microovn-socket".into(),
-        node.microovn_socket().display().to_string(),
+        node.microovn_socket(),
         "--journal".into(),
-        dir.path().join("journal.json").display().to_string(),
+        dir.path().join("journal.json"),
     ];
-    let out = tokio::task::spawn_blocking(move || {
-        let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        preseed(&args, &file)
-    })
-    .await
-    .unwrap();
+    let out = preseed_async(&args, &file).await;
     let stdout = text(&out.stdout);
     assert_eq!(
         out.status.code(),
@@ -275,7 +202,9 @@ fn a_machine_without_a_reachable_lxd_says_which_socket() {
             "0",
         ],
         &root().join("examples/multicast-3-nodes.yaml"),
-    );
+    )
+    .output()
+    .unwrap();
     assert_eq!(out.status.code(), Some(1));
     let stderr = text(&out.stderr);
     assert!(
@@ -303,7 +232,9 @@ fn a_second_run_on_the_same_machine_is_refused_by_the_lock() {
         "--journal",
         journal.to_str().unwrap(),
     ];
-    let out = preseed(&args, &root().join("examples/multicast-3-nodes.yaml"));
+    let out = preseed(&args, &root().join("examples/multicast-3-nodes.yaml"))
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(1));
     let stderr = text(&out.stderr);
     assert!(
@@ -316,7 +247,9 @@ fn a_second_run_on_the_same_machine_is_refused_by_the_lock() {
     // and a lock it creates is private.
     drop(holder);
     std::fs::remove_file(&lock_path).unwrap();
-    let out = preseed(&args, &root().join("examples/multicast-3-nodes.yaml"));
+    let out = preseed(&args, &root().join("examples/multicast-3-nodes.yaml"))
+        .output()
+        .unwrap();
     let stderr = text(&out.stderr);
     assert!(stderr.contains("through its LXD"), "{stderr}");
     let mode = std::fs::metadata(&lock_path).unwrap().permissions().mode();
@@ -328,27 +261,22 @@ fn an_invalid_preseed_exits_two_before_touching_anything() {
     let out = preseed(
         &["--name", "micro01"],
         &root().join("examples/invalid/timeouts.yaml"),
-    );
+    )
+    .output()
+    .unwrap();
     assert_eq!(out.status.code(), Some(2));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn plan_and_dry_run_read_a_simulated_cluster_and_change_nothing() {
     let dir = tempfile::tempdir().unwrap();
-    let _sim = start(3, Ipv4Addr::new(127, 0, 73, 1), dir.path()).await;
-    let file = example_at([127, 0, 73], dir.path());
-    let sim_dir = dir.path().to_str().unwrap().to_owned();
-    let (plan, dry) = tokio::task::spawn_blocking(move || {
-        let plan = Command::new(env!("CARGO_BIN_EXE_microcloud"))
-            .args(["plan", "--sim-dir", &sim_dir])
-            .arg(&file)
-            .output()
-            .unwrap();
-        let dry = preseed(&["--sim-dir", &sim_dir, "--dry-run"], &file);
-        (plan, dry)
-    })
-    .await
-    .unwrap();
+    let _sim = start_sim(3, [127, 0, 73], dir.path()).await;
+    let file = example_at(dir.path(), [127, 0, 73], |yaml| yaml);
+    let sim_dir = dir.path().to_str().unwrap();
+    let mut plan = microcloud(["plan", "--sim-dir", sim_dir]);
+    plan.arg(&file);
+    let plan = spawn(plan).await.unwrap();
+    let dry = preseed_async(&["--sim-dir", sim_dir, "--dry-run"], &file).await;
     assert_eq!(plan.status.code(), Some(0), "{}", text(&plan.stderr));
     let plan_text = text(&plan.stdout);
     assert!(
@@ -372,16 +300,16 @@ async fn plan_and_dry_run_read_a_simulated_cluster_and_change_nothing() {
 async fn step_deadlines_come_from_the_preseed_and_the_command_line_wins() {
     use simulators::{FaultRule, Service};
     let dir = tempfile::tempdir().unwrap();
-    let sim = start(3, Ipv4Addr::new(127, 0, 74, 1), dir.path()).await;
+    let sim = start_sim(3, [127, 0, 74], dir.path()).await;
     // node1's MicroCeph never answers a disk addition.
     sim.add_fault(
         "node1",
         FaultRule::on(Service::Microceph, "POST", "/1.0/disks").hang(),
     )
     .unwrap();
-    let file = example_at([127, 0, 74], dir.path());
+    let file = example_at(dir.path(), [127, 0, 74], |yaml| yaml);
     let yaml = std::fs::read_to_string(&file).unwrap();
-    let sim_dir = dir.path().to_str().unwrap().to_owned();
+    let sim_dir = dir.path().to_str().unwrap();
 
     let expect_ceph_deadline = |out: &Output, what: &str| {
         let stdout = text(&out.stdout);
@@ -405,34 +333,16 @@ async fn step_deadlines_come_from_the_preseed_and_the_command_line_wins() {
 
     // The preseed's `timeouts:` sets the deadline...
     std::fs::write(&file, format!("{yaml}\ntimeouts:\n  ceph: 1s\n")).unwrap();
-    let out = preseed_async(vec!["--sim-dir".into(), sim_dir.clone()], file.clone()).await;
+    let out = preseed_async(&["--sim-dir", sim_dir], &file).await;
     expect_ceph_deadline(&out, "from the preseed");
 
     // ...and --timeout overrides it.
     std::fs::write(&file, format!("{yaml}\ntimeouts:\n  ceph: 1h\n")).unwrap();
-    let out = preseed_async(
-        vec![
-            "--sim-dir".into(),
-            sim_dir.clone(),
-            "--timeout".into(),
-            "ceph=1s".into(),
-        ],
-        file.clone(),
-    )
-    .await;
+    let out = preseed_async(&["--sim-dir", sim_dir, "--timeout", "ceph=1s"], &file).await;
     expect_ceph_deadline(&out, "from the command line");
 
     // A bad override is refused before anything runs.
-    let out = preseed_async(
-        vec![
-            "--sim-dir".into(),
-            sim_dir,
-            "--timeout".into(),
-            "disks=1s".into(),
-        ],
-        file,
-    )
-    .await;
+    let out = preseed_async(&["--sim-dir", sim_dir, "--timeout", "disks=1s"], &file).await;
     assert_eq!(out.status.code(), Some(2));
     assert!(
         text(&out.stderr)
@@ -484,8 +394,8 @@ fn has_sgr(text: &str) -> bool {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn on_a_terminal_a_live_view_in_colour_unless_no_color() {
     let dir = tempfile::tempdir().unwrap();
-    let _sim = start(3, Ipv4Addr::new(127, 0, 75, 1), dir.path()).await;
-    let file = example_at([127, 0, 75], dir.path());
+    let _sim = start_sim(3, [127, 0, 75], dir.path()).await;
+    let file = example_at(dir.path(), [127, 0, 75], |yaml| yaml);
     let args = vec!["--sim-dir".to_owned(), dir.path().display().to_string()];
 
     let (code, screen) = tokio::task::spawn_blocking({

@@ -4,48 +4,11 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use simulators::{Sim, SimBuilder};
-use std::net::Ipv4Addr;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+mod support;
+
+use std::path::Path;
 use std::time::Duration;
-
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
-
-async fn start(base: Ipv4Addr, dir: &Path) -> Sim {
-    SimBuilder::new()
-        .nodes(1)
-        .base_ip(base)
-        .time_scale(0.05)
-        .state_dir(dir)
-        .start()
-        .await
-        .unwrap()
-}
-
-/// Starts `microcloud ARGS` now and returns its output when it ends.
-fn spawn(args: Vec<String>) -> tokio::task::JoinHandle<Output> {
-    let child = Command::new(env!("CARGO_BIN_EXE_microcloud"))
-        .args(&args)
-        .current_dir(root())
-        .env_remove("MICROCLOUD_SESSION_PASSPHRASE")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    tokio::task::spawn_blocking(move || child.wait_with_output().unwrap())
-}
-
-fn strings(args: &[&str]) -> Vec<String> {
-    args.iter().map(|a| (*a).to_owned()).collect()
-}
+use support::{microcloud, root, sim_builder, spawn, start_sim, text};
 
 /// Every problem `line` has against the committed events schema.
 fn schema_problems(line: &serde_json::Value) -> Vec<String> {
@@ -61,7 +24,7 @@ fn schema_problems(line: &serde_json::Value) -> Vec<String> {
 async fn wait_ready_waits_for_sockets_that_appear_late_and_reports_json_events() {
     let dir = tempfile::tempdir().unwrap();
     let node = dir.path().join("node1");
-    let run = spawn(strings(&[
+    let run = spawn(microcloud([
         "wait-ready",
         "--sockets",
         node.to_str().unwrap(),
@@ -74,7 +37,7 @@ async fn wait_ready_waits_for_sockets_that_appear_late_and_reports_json_events()
     ]));
     // The services come up after the command started.
     tokio::time::sleep(Duration::from_millis(1500)).await;
-    let _sim = start(Ipv4Addr::new(127, 0, 76, 1), dir.path()).await;
+    let _sim = start_sim(1, [127, 0, 76], dir.path()).await;
     let out = run.await.unwrap();
     let stdout = text(&out.stdout);
     assert_eq!(
@@ -119,7 +82,7 @@ async fn wait_ready_gives_up_after_the_timeout_naming_what_is_not_ready() {
     std::fs::create_dir_all(ceph.parent().unwrap()).unwrap();
     drop(std::os::unix::net::UnixListener::bind(&ceph).unwrap());
     let started = std::time::Instant::now();
-    let out = spawn(strings(&[
+    let out = spawn(microcloud([
         "wait-ready",
         "--sockets",
         dir.path().to_str().unwrap(),
@@ -157,7 +120,7 @@ async fn wait_ready_gives_up_after_the_timeout_naming_what_is_not_ready() {
     );
 
     // The same in JSON: a `not_ready` event naming each service.
-    let out = spawn(strings(&[
+    let out = spawn(microcloud([
         "wait-ready",
         "--sockets",
         dir.path().to_str().unwrap(),
@@ -194,7 +157,7 @@ async fn preseed_waits_for_its_services_then_forms_the_cluster() {
     let file = dir.path().join("single.yaml");
     std::fs::write(&file, yaml).unwrap();
     let node = dir.path().join("node1");
-    let run = spawn(strings(&[
+    let run = spawn(microcloud([
         "preseed",
         "--name",
         "node1",
@@ -207,7 +170,7 @@ async fn preseed_waits_for_its_services_then_forms_the_cluster() {
         file.to_str().unwrap(),
     ]));
     tokio::time::sleep(Duration::from_millis(1500)).await;
-    let _sim = start(Ipv4Addr::new(127, 0, 77, 1), dir.path()).await;
+    let _sim = start_sim(1, [127, 0, 77], dir.path()).await;
     let out = run.await.unwrap();
     let stdout = text(&out.stdout).replace(dir.path().to_str().unwrap(), "<dir>");
     assert_eq!(
@@ -241,11 +204,7 @@ async fn preseed_waits_for_its_services_then_forms_the_cluster() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn preseed_waits_only_for_the_services_it_needs() {
     let dir = tempfile::tempdir().unwrap();
-    let _sim = SimBuilder::new()
-        .nodes(1)
-        .base_ip(Ipv4Addr::new(127, 0, 78, 1))
-        .time_scale(0.05)
-        .state_dir(dir.path())
+    let _sim = sim_builder(1, [127, 0, 78], dir.path())
         .services(&[simulators::Service::Lxd, simulators::Service::Microovn])
         .start()
         .await
@@ -254,8 +213,8 @@ async fn preseed_waits_only_for_the_services_it_needs() {
     let base = "initiator: node1\nlookup_subnet: 127.0.78.0/24\nlxd:\n  local_pool_driver: btrfs\n\
                 systems:\n  - name: node1\n    ovn_uplink_interface: enp6s0\n\
                 ovn:\n  ipv4_gateway: 192.0.2.1/24\n  ipv4_range: 192.0.2.10-192.0.2.20\n";
-    let args = |file: &Path, wait: &str| {
-        strings(&[
+    let run = |file: &Path, wait: &str| {
+        spawn(microcloud([
             "preseed",
             "--name",
             "node1",
@@ -267,11 +226,11 @@ async fn preseed_waits_only_for_the_services_it_needs() {
             wait,
             "--dry-run",
             file.to_str().unwrap(),
-        ])
+        ]))
     };
     let without = dir.path().join("without-ceph.yaml");
     std::fs::write(&without, base).unwrap();
-    let out = spawn(args(&without, "1m")).await.unwrap();
+    let out = run(&without, "1m").await.unwrap();
     assert_eq!(
         out.status.code(),
         Some(0),
@@ -291,7 +250,7 @@ async fn preseed_waits_only_for_the_services_it_needs() {
         format!("{base}storage:\n  ceph:\n    - find: type == nvme\n"),
     )
     .unwrap();
-    let out = spawn(args(&with, "1s")).await.unwrap();
+    let out = run(&with, "1s").await.unwrap();
     let stdout = text(&out.stdout).replace(dir.path().to_str().unwrap(), "<dir>");
     assert_eq!(out.status.code(), Some(6), "{stdout}");
     assert!(

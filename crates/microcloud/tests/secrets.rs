@@ -14,58 +14,26 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use simulators::{FaultRule, Service, Sim, SimBuilder};
-use std::net::Ipv4Addr;
+mod support;
+
+use simulators::{FaultRule, Service};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
+use support::{example_at, microcloud, spawn, start_sim, strings};
 
 /// The passphrase, distinctive enough that any occurrence is a leak.
 const SECRET: &str = "Tr0ub4dor&3 correct horse 7a1f";
 
-async fn start(base: Ipv4Addr, dir: &Path) -> Sim {
-    SimBuilder::new()
-        .nodes(3)
-        .base_ip(base)
-        .time_scale(0.05)
-        .state_dir(dir)
-        .start()
-        .await
-        .unwrap()
-}
-
 /// The shipped simulated example on `base`, with the test's passphrase.
 fn preseed_file(dir: &Path, base: [u8; 3]) -> PathBuf {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let yaml = std::fs::read_to_string(root.join("examples/simulated/three-nodes.yaml"))
-        .unwrap()
-        .replace(
-            "127.0.99.",
-            &format!("{}.{}.{}.", base[0], base[1], base[2]),
-        )
-        .replace(
+    example_at(dir, base, |yaml| {
+        let yaml = yaml.replace(
             "session_passphrase: simulated cluster",
             &format!("session_passphrase: \"{SECRET}\""),
         );
-    assert!(yaml.contains(SECRET));
-    let path = dir.join("cluster.yaml");
-    std::fs::write(&path, yaml).unwrap();
-    path
-}
-
-fn microcloud(args: &[String], log: Option<&str>) -> Output {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_microcloud"));
-    command
-        .args(args)
-        .env_remove("MICROCLOUD_SESSION_PASSPHRASE")
-        .env_remove("RUST_LOG");
-    if let Some(directives) = log {
-        command.env("RUST_LOG", directives);
-    }
-    command.output().unwrap()
-}
-
-fn strings(args: &[&str]) -> Vec<String> {
-    args.iter().map(|s| (*s).to_owned()).collect()
+        assert!(yaml.contains(SECRET));
+        yaml
+    })
 }
 
 /// What must never appear.
@@ -127,7 +95,7 @@ fn check_files(dir: &Path, preseeds: &[&Path]) -> usize {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_passphrase_and_keys_appear_in_no_output_of_a_simulated_formation() {
     let dir = tempfile::tempdir().unwrap();
-    let sim = start(Ipv4Addr::new(127, 0, 74, 1), dir.path()).await;
+    let sim = start_sim(3, [127, 0, 74], dir.path()).await;
     let file = preseed_file(dir.path(), [127, 0, 74]);
     let f = file.display().to_string();
     let d = dir.path().display().to_string();
@@ -218,9 +186,11 @@ async fn the_passphrase_and_keys_appear_in_no_output_of_a_simulated_formation() 
     let mut printed = 0;
     for (args, log, code) in cases {
         let what = format!("{} (RUST_LOG={log:?})", args.join(" "));
-        let out = tokio::task::spawn_blocking(move || microcloud(&args, log))
-            .await
-            .unwrap();
+        let mut command = microcloud(&args);
+        if let Some(directives) = log {
+            command.env("RUST_LOG", directives);
+        }
+        let out = spawn(command).await.unwrap();
         assert_eq!(
             out.status.code(),
             Some(code),
@@ -242,50 +212,38 @@ async fn the_passphrase_and_keys_appear_in_no_output_of_a_simulated_formation() 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_passphrase_and_keys_appear_in_no_output_of_a_formation_across_machines() {
     let dir = tempfile::tempdir().unwrap();
-    let _sim = start(Ipv4Addr::new(127, 0, 75, 1), dir.path()).await;
+    let _sim = start_sim(3, [127, 0, 75], dir.path()).await;
     let file = preseed_file(dir.path(), [127, 0, 75]);
-    let runs = tokio::task::spawn_blocking({
-        let dir = dir.path().to_owned();
-        let file = file.clone();
-        move || {
-            let children: Vec<_> = (1..=3)
-                .map(|i| {
-                    let node = format!("node{i}");
-                    Command::new(env!("CARGO_BIN_EXE_microcloud"))
-                        .arg("preseed")
-                        .arg(&file)
-                        .arg("--name")
-                        .arg(&node)
-                        .arg("--address")
-                        .arg(format!("127.0.75.{i}"))
-                        .arg("--sockets")
-                        .arg(dir.join(&node))
-                        .arg("--journal")
-                        .arg(dir.join(format!("journal-{node}.json")))
-                        .arg("--report")
-                        .arg(dir.join(format!("report-{node}")))
-                        .args(match i {
-                            1 => &["-vv"][..],
-                            2 => &["--output", "json", "-v"],
-                            _ => &[],
-                        })
-                        .env_remove("MICROCLOUD_SESSION_PASSPHRASE")
-                        // node3 logs everything every crate logs.
-                        .env("RUST_LOG", if i == 3 { "trace" } else { "" })
-                        .stdout(std::process::Stdio::piped())
-                        .stderr(std::process::Stdio::piped())
-                        .spawn()
-                        .unwrap()
+    let children: Vec<_> = (1..=3)
+        .map(|i| {
+            let node = format!("node{i}");
+            let mut command = microcloud(["preseed"]);
+            command
+                .arg(&file)
+                .arg("--name")
+                .arg(&node)
+                .arg("--address")
+                .arg(format!("127.0.75.{i}"))
+                .arg("--sockets")
+                .arg(dir.path().join(&node))
+                .arg("--journal")
+                .arg(dir.path().join(format!("journal-{node}.json")))
+                .arg("--report")
+                .arg(dir.path().join(format!("report-{node}")))
+                .args(match i {
+                    1 => &["-vv"][..],
+                    2 => &["--output", "json", "-v"],
+                    _ => &[],
                 })
-                .collect();
-            children
-                .into_iter()
-                .map(|c| c.wait_with_output().unwrap())
-                .collect::<Vec<_>>()
-        }
-    })
-    .await
-    .unwrap();
+                // node3 logs everything every crate logs.
+                .env("RUST_LOG", if i == 3 { "trace" } else { "" });
+            spawn(command)
+        })
+        .collect();
+    let mut runs = Vec::new();
+    for child in children {
+        runs.push(child.await.unwrap());
+    }
     for (i, out) in runs.iter().enumerate() {
         let what = format!("node{}", i + 1);
         assert_eq!(
