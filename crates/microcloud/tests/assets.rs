@@ -7,7 +7,7 @@
 mod support;
 
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::{Command, Output, Stdio};
 use support::{run, text};
 
 /// The subcommands every completion script and the main man page must name.
@@ -52,20 +52,29 @@ fn completion(shell: &str) -> String {
     script
 }
 
-/// Checks `script` with `shell -n` (parse only), when `shell` is installed.
-fn syntax_check(shell: &str, script: &str) {
-    if !installed(shell) {
-        eprintln!("{shell} is not installed: its completion's syntax is not checked");
-        return;
+/// `tool ARGS FILE`, with `content` written to FILE (named `name`), or
+/// `None` when `tool` is not installed.
+fn run_on_file(tool: &str, args: &[&str], name: &str, content: &str) -> Option<Output> {
+    if !installed(tool) {
+        return None;
     }
     let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("microcloud-completion");
-    std::fs::write(&file, script).unwrap();
-    let out = Command::new(shell)
-        .arg("-n")
+    let file = dir.path().join(name);
+    std::fs::write(&file, content).unwrap();
+    let out = Command::new(tool)
+        .args(args)
         .arg(&file)
         .output()
-        .expect("run the shell");
+        .unwrap_or_else(|e| panic!("run {tool}: {e}"));
+    Some(out)
+}
+
+/// Checks `script` with `shell -n` (parse only), when `shell` is installed.
+fn syntax_check(shell: &str, script: &str) {
+    let Some(out) = run_on_file(shell, &["-n"], "microcloud-completion", script) else {
+        eprintln!("{shell} is not installed: its completion's syntax is not checked");
+        return;
+    };
     assert!(
         out.status.success() && out.stderr.is_empty(),
         "{shell} -n rejects the completion: {}",
@@ -132,18 +141,10 @@ fn unknown_shell_is_a_usage_error_listing_the_shells() {
 
 /// Renders `page` with groff and fails on any warning, when groff is there.
 fn groff_check(name: &str, page: &str) {
-    if !installed("groff") {
+    let Some(out) = run_on_file("groff", &["-man", "-Tutf8", "-ww", "-z"], name, page) else {
         eprintln!("groff is not installed: {name} is not rendered");
         return;
-    }
-    let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join(name);
-    std::fs::write(&file, page).unwrap();
-    let out = Command::new("groff")
-        .args(["-man", "-Tutf8", "-ww", "-z"])
-        .arg(&file)
-        .output()
-        .expect("run groff");
+    };
     assert!(
         out.status.success() && out.stderr.is_empty(),
         "groff warns about {name}: {}",

@@ -8,7 +8,9 @@ mod support;
 use std::ffi::OsStr;
 use std::path::Path;
 use std::process::{Command, Output};
-use support::{example_at, microcloud, normalise_times, root, spawn, start_sim, text};
+use support::{
+    example_at, microcloud, normalise_times, one_machine_yaml, root, spawn, start_sim, text,
+};
 
 /// `microcloud preseed ARGS FILE`.
 fn preseed<S: AsRef<OsStr>>(args: &[S], file: &Path) -> Command {
@@ -158,10 +160,10 @@ async fn a_single_machine_against_its_own_sockets() {
     let dir = tempfile::tempdir().unwrap();
     let sim = start_sim(1, [127, 0, 72], dir.path()).await;
     let node = sim.node("node1").unwrap();
-    let yaml = "initiator: node1\nlookup_subnet: 127.0.72.0/24\nlxd:\n  local_pool_driver: btrfs\n\
-                systems:\n  - name: node1\n    ovn_uplink_interface: enp6s0\n\
-                ovn:\n  ipv4_gateway: 192.0.2.1/24\n  ipv4_range: 192.0.2.10-192.0.2.20\n\
-                storage:\n  local:\n    - find: type == nvme\n";
+    let yaml = one_machine_yaml(
+        [127, 0, 72],
+        "storage:\n  local:\n    - find: type == nvme\n",
+    );
     let file = dir.path().join("single.yaml");
     std::fs::write(&file, yaml).unwrap();
     let args = [

@@ -7,8 +7,28 @@
 mod support;
 
 use std::path::Path;
+use std::process::Output;
 use std::time::Duration;
-use support::{microcloud, root, sim_builder, spawn, start_sim, text};
+use support::{microcloud, one_machine_yaml, root, sim_builder, spawn, start_sim, text};
+use tokio::task::JoinHandle;
+
+/// Starts `microcloud preseed EXTRA FILE` as `node1` on the sockets under
+/// `dir/node1`, waiting up to `wait` for its services.
+fn preseed_node1(dir: &Path, file: &Path, wait: &str, extra: &[&str]) -> JoinHandle<Output> {
+    let mut command = microcloud([
+        "preseed",
+        "--name",
+        "node1",
+        "--sockets",
+        dir.join("node1").to_str().unwrap(),
+        "--journal",
+        dir.join("journal.json").to_str().unwrap(),
+        "--wait-ready",
+        wait,
+    ]);
+    command.args(extra).arg(file);
+    spawn(command)
+}
 
 /// Every problem `line` has against the committed events schema.
 fn schema_problems(line: &serde_json::Value) -> Vec<String> {
@@ -150,25 +170,13 @@ async fn wait_ready_gives_up_after_the_timeout_naming_what_is_not_ready() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn preseed_waits_for_its_services_then_forms_the_cluster() {
     let dir = tempfile::tempdir().unwrap();
-    let yaml = "initiator: node1\nlookup_subnet: 127.0.77.0/24\nlxd:\n  local_pool_driver: btrfs\n\
-                systems:\n  - name: node1\n    ovn_uplink_interface: enp6s0\n\
-                ovn:\n  ipv4_gateway: 192.0.2.1/24\n  ipv4_range: 192.0.2.10-192.0.2.20\n\
-                storage:\n  local:\n    - find: type == nvme\n";
+    let yaml = one_machine_yaml(
+        [127, 0, 77],
+        "storage:\n  local:\n    - find: type == nvme\n",
+    );
     let file = dir.path().join("single.yaml");
     std::fs::write(&file, yaml).unwrap();
-    let node = dir.path().join("node1");
-    let run = spawn(microcloud([
-        "preseed",
-        "--name",
-        "node1",
-        "--sockets",
-        node.to_str().unwrap(),
-        "--journal",
-        dir.path().join("journal.json").to_str().unwrap(),
-        "--wait-ready",
-        "1m",
-        file.to_str().unwrap(),
-    ]));
+    let run = preseed_node1(dir.path(), &file, "1m", &[]);
     tokio::time::sleep(Duration::from_millis(1500)).await;
     let _sim = start_sim(1, [127, 0, 77], dir.path()).await;
     let out = run.await.unwrap();
@@ -209,28 +217,11 @@ async fn preseed_waits_only_for_the_services_it_needs() {
         .start()
         .await
         .unwrap();
-    let node = dir.path().join("node1");
-    let base = "initiator: node1\nlookup_subnet: 127.0.78.0/24\nlxd:\n  local_pool_driver: btrfs\n\
-                systems:\n  - name: node1\n    ovn_uplink_interface: enp6s0\n\
-                ovn:\n  ipv4_gateway: 192.0.2.1/24\n  ipv4_range: 192.0.2.10-192.0.2.20\n";
-    let run = |file: &Path, wait: &str| {
-        spawn(microcloud([
-            "preseed",
-            "--name",
-            "node1",
-            "--sockets",
-            node.to_str().unwrap(),
-            "--journal",
-            dir.path().join("journal.json").to_str().unwrap(),
-            "--wait-ready",
-            wait,
-            "--dry-run",
-            file.to_str().unwrap(),
-        ]))
-    };
     let without = dir.path().join("without-ceph.yaml");
-    std::fs::write(&without, base).unwrap();
-    let out = run(&without, "1m").await.unwrap();
+    std::fs::write(&without, one_machine_yaml([127, 0, 78], "")).unwrap();
+    let out = preseed_node1(dir.path(), &without, "1m", &["--dry-run"])
+        .await
+        .unwrap();
     assert_eq!(
         out.status.code(),
         Some(0),
@@ -247,10 +238,15 @@ async fn preseed_waits_only_for_the_services_it_needs() {
     let with = dir.path().join("with-ceph.yaml");
     std::fs::write(
         &with,
-        format!("{base}storage:\n  ceph:\n    - find: type == nvme\n"),
+        one_machine_yaml(
+            [127, 0, 78],
+            "storage:\n  ceph:\n    - find: type == nvme\n",
+        ),
     )
     .unwrap();
-    let out = run(&with, "1s").await.unwrap();
+    let out = preseed_node1(dir.path(), &with, "1s", &["--dry-run"])
+        .await
+        .unwrap();
     let stdout = text(&out.stdout).replace(dir.path().to_str().unwrap(), "<dir>");
     assert_eq!(out.status.code(), Some(6), "{stdout}");
     assert!(

@@ -98,6 +98,18 @@ pub fn example_at(dir: &Path, base: [u8; 3], edit: impl FnOnce(String) -> String
     path
 }
 
+/// A preseed for one simulated machine, `node1`, with the lookup subnet
+/// `base`.0/24, LXD's local pool on btrfs and OVN, followed by `rest`
+/// (top-level keys, e.g. `storage:`).
+pub fn one_machine_yaml(base: [u8; 3], rest: &str) -> String {
+    format!(
+        "initiator: node1\nlookup_subnet: {}.{}.{}.0/24\nlxd:\n  local_pool_driver: btrfs\n\
+         systems:\n  - name: node1\n    ovn_uplink_interface: enp6s0\n\
+         ovn:\n  ipv4_gateway: 192.0.2.1/24\n  ipv4_range: 192.0.2.10-192.0.2.20\n{rest}",
+        base[0], base[1], base[2]
+    )
+}
+
 /// Times (`1.2s`, `12.0s`, `[   2.3s]`) as `#.#s`, so that outputs can be
 /// compared with snapshots.
 pub fn normalise_times(text: &str) -> String {
