@@ -125,6 +125,17 @@ fn s(v: &Value) -> &str {
     v.as_str().unwrap_or_default()
 }
 
+/// The entry named `name` of `list` (a recursive listing such as
+/// `/1.0/networks?recursion=1`), panicking with the listing when there is
+/// none; `what` names the kind of entry in that message.
+fn named<'a>(list: &'a Value, what: &str, name: &str) -> &'a Value {
+    list.as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["name"] == name)
+        .unwrap_or_else(|| panic!("no {what} {name}: {list:#}"))
+}
+
 /// Everything the preseed asks for, read back from LXD's own API.
 pub fn check_cluster(lab: &RealLab, members: &[&Machine]) {
     let lxd = Lxd::of(members[0]);
@@ -161,19 +172,10 @@ pub fn check_cluster(lab: &RealLab, members: &[&Machine]) {
     assert_eq!(config["network.ovn.northbound_connection"], nb.join(","));
 
     let pools = lxd.get("/1.0/storage-pools?recursion=1");
-    let pool = |name: &str| {
-        pools
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|p| p["name"] == name)
-            .unwrap_or_else(|| panic!("no storage pool {name}: {pools:#}"))
-            .clone()
-    };
-    let local = pool("local");
+    let local = named(&pools, "storage pool", "local");
     assert_eq!(local["driver"], "btrfs");
     assert_eq!(local["status"], "Created");
-    let remote = pool("remote");
+    let remote = named(&pools, "storage pool", "remote");
     assert_eq!(remote["driver"], "ceph");
     assert_eq!(remote["status"], "Created");
     assert_eq!(remote["config"]["ceph.osd.pool_name"], "lxd_remote");
@@ -197,16 +199,7 @@ pub fn check_cluster(lab: &RealLab, members: &[&Machine]) {
     assert!(ceph_pools.contains("\"lxd_remote\""), "{ceph_pools}");
 
     let networks = lxd.get("/1.0/networks?recursion=1");
-    let network = |name: &str| {
-        networks
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|n| n["name"] == name)
-            .unwrap_or_else(|| panic!("no network {name}: {networks:#}"))
-            .clone()
-    };
-    let uplink = network("UPLINK");
+    let uplink = named(&networks, "network", "UPLINK");
     assert_eq!(uplink["type"], "physical");
     assert_eq!(uplink["status"], "Created");
     assert_eq!(uplink["config"]["ipv4.gateway"], GATEWAY);
@@ -216,7 +209,7 @@ pub fn check_cluster(lab: &RealLab, members: &[&Machine]) {
         let member = lxd.get(&format!("/1.0/networks/UPLINK?target={}", m.name));
         assert_eq!(member["config"]["parent"], m.uplink.as_str(), "{}", m.name);
     }
-    let default = network("default");
+    let default = named(&networks, "network", "default");
     assert_eq!(default["type"], "ovn");
     assert_eq!(default["status"], "Created");
     assert_eq!(default["config"]["network"], "UPLINK");
