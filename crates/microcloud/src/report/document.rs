@@ -5,14 +5,13 @@
 //! serialising goes through [`serde_json::Value`], whose objects keep their
 //! keys sorted, so the bytes do not depend on the order of the fields here.
 
-use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use planner::plan::Phase;
 use schemars::JsonSchema;
 use serde::Serialize;
 
-use super::{Change, Counts, RunOutcome};
+use super::{Change, Counts, NetworkView, OsdView, PoolView, ProfileView, RunOutcome, VolumeView};
 
 /// The final report of `microcloud preseed` (`--report FILE`, and the
 /// `report` event of `--output json`).
@@ -174,15 +173,15 @@ pub struct ClusterDocument {
     /// initialised.
     pub microovn_members: Option<Vec<ServiceMemberDocument>>,
     /// LXD storage pools.
-    pub storage_pools: Vec<PoolDocument>,
+    pub storage_pools: Vec<PoolView>,
     /// LXD managed networks.
-    pub networks: Vec<NetworkDocument>,
+    pub networks: Vec<NetworkView>,
     /// The profile the plan sets up, when it exists.
-    pub profile: Option<ProfileDocument>,
+    pub profile: Option<ProfileView>,
     /// Ceph OSDs, by member and path.
-    pub osds: Vec<OsdDocument>,
+    pub osds: Vec<OsdView>,
     /// Custom storage volumes.
-    pub volumes: Vec<VolumeDocument>,
+    pub volumes: Vec<VolumeView>,
 }
 
 /// An LXD cluster member.
@@ -215,85 +214,6 @@ pub struct ServiceMemberDocument {
     pub role: String,
     /// `ONLINE`, `UNREACHABLE`, ...
     pub status: String,
-    /// What this run did.
-    pub change: Change,
-}
-
-/// An LXD storage pool.
-#[derive(Debug, Clone, Serialize, JsonSchema)]
-#[schemars(deny_unknown_fields)]
-pub struct PoolDocument {
-    /// Name.
-    pub name: String,
-    /// Driver (`zfs`, `btrfs`, `ceph`, `cephfs`, ...).
-    pub driver: String,
-    /// `Created`, `Pending`, ...
-    pub status: String,
-    /// The cluster-wide source (`source`, `ceph.osd.pool_name`,
-    /// `cephfs.path`), when there is one.
-    pub source: Option<String>,
-    /// The member-specific `source`, by member.
-    pub sources: BTreeMap<String, String>,
-    /// What this run did.
-    pub change: Change,
-}
-
-/// An LXD managed network.
-#[derive(Debug, Clone, Serialize, JsonSchema)]
-#[schemars(deny_unknown_fields)]
-pub struct NetworkDocument {
-    /// Name.
-    pub name: String,
-    /// `physical`, `ovn`, `bridge`, ...
-    #[serde(rename = "type")]
-    pub kind: String,
-    /// `Created`, `Pending`, ...
-    pub status: String,
-    /// The parent interface on each member, by member.
-    pub parents: BTreeMap<String, String>,
-    /// The global configuration keys worth showing (uplink, gateways,
-    /// ranges, DNS servers).
-    pub config: BTreeMap<String, String>,
-    /// What this run did.
-    pub change: Change,
-}
-
-/// An LXD profile.
-#[derive(Debug, Clone, Serialize, JsonSchema)]
-#[schemars(deny_unknown_fields)]
-pub struct ProfileDocument {
-    /// Name.
-    pub name: String,
-    /// Devices by name, each its configuration.
-    pub devices: BTreeMap<String, BTreeMap<String, String>>,
-    /// What this run did.
-    pub change: Change,
-}
-
-/// A Ceph OSD.
-#[derive(Debug, Clone, Serialize, JsonSchema)]
-#[schemars(deny_unknown_fields)]
-pub struct OsdDocument {
-    /// The member it is on.
-    pub member: String,
-    /// OSD number.
-    pub osd: u64,
-    /// Disk path.
-    pub path: String,
-    /// What this run did (`created`: added).
-    pub change: Change,
-}
-
-/// A custom storage volume.
-#[derive(Debug, Clone, Serialize, JsonSchema)]
-#[schemars(deny_unknown_fields)]
-pub struct VolumeDocument {
-    /// Pool.
-    pub pool: String,
-    /// Name.
-    pub name: String,
-    /// The member it is on.
-    pub member: String,
     /// What this run did.
     pub change: Change,
 }

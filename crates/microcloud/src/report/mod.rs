@@ -32,9 +32,8 @@ use serde::Serialize;
 use serde_json::Value;
 
 use document::{
-    ClusterDocument, Document, FailureDocument, MemberDocument, ModeName, NetworkDocument,
-    OsdDocument, PhaseDocument, PoolDocument, ProfileDocument, ServiceMemberDocument,
-    VolumeDocument,
+    ClusterDocument, Document, FailureDocument, MemberDocument, ModeName, PhaseDocument,
+    ServiceMemberDocument,
 };
 pub use gather::gather_through;
 
@@ -170,73 +169,85 @@ pub struct FailedStep {
     pub hint: Option<String>,
 }
 
-/// An LXD storage pool after the run.
-#[derive(Debug, Clone, PartialEq, Eq)]
+// The objects below are both what the human report shows and, as they
+// are, the objects of the JSON report (`document::ClusterDocument`); their
+// schema names and descriptions are the report schema's.
+
+/// An LXD storage pool.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
+#[schemars(deny_unknown_fields, rename = "PoolDocument")]
 pub struct PoolView {
     /// Name.
     pub name: String,
-    /// Driver.
+    /// Driver (`zfs`, `btrfs`, `ceph`, `cephfs`, ...).
     pub driver: String,
     /// `Created`, `Pending`, ...
     pub status: String,
-    /// Source on each member (member-specific `source`), by member.
-    pub sources: BTreeMap<String, String>,
     /// The cluster-wide source (`source`, `ceph.osd.pool_name`,
     /// `cephfs.path`), when there is one.
     pub source: Option<String>,
+    /// The member-specific `source`, by member.
+    pub sources: BTreeMap<String, String>,
     /// What this run did.
     pub change: Change,
 }
 
-/// An LXD network after the run.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// An LXD managed network.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
+#[schemars(deny_unknown_fields, rename = "NetworkDocument")]
 pub struct NetworkView {
     /// Name.
     pub name: String,
     /// `physical`, `ovn`, `bridge`, ...
+    #[serde(rename = "type")]
     pub kind: String,
     /// `Created`, `Pending`, ...
     pub status: String,
-    /// Parent interface on each member, by member.
+    /// The parent interface on each member, by member.
     pub parents: BTreeMap<String, String>,
-    /// The global configuration keys worth showing (uplink, gateways).
+    /// The global configuration keys worth showing (uplink, gateways,
+    /// ranges, DNS servers).
+    #[serde(rename = "config")]
     pub settings: BTreeMap<String, String>,
     /// What this run did.
     pub change: Change,
 }
 
-/// The default profile after the run.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// An LXD profile.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
+#[schemars(deny_unknown_fields, rename = "ProfileDocument")]
 pub struct ProfileView {
     /// Name.
     pub name: String,
-    /// Devices by name.
+    /// Devices by name, each its configuration.
     pub devices: BTreeMap<String, BTreeMap<String, String>>,
     /// What this run did.
     pub change: Change,
 }
 
-/// One OSD.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A Ceph OSD.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
+#[schemars(deny_unknown_fields, rename = "OsdDocument")]
 pub struct OsdView {
-    /// Member.
+    /// The member it is on.
     pub member: String,
     /// OSD number.
     pub osd: u64,
     /// Disk path.
     pub path: String,
-    /// What this run did.
+    /// What this run did (`created`: added).
     pub change: Change,
 }
 
-/// One custom volume.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A custom storage volume.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
+#[schemars(deny_unknown_fields, rename = "VolumeDocument")]
 pub struct VolumeView {
     /// Pool.
     pub pool: String,
     /// Name.
     pub name: String,
-    /// Member.
+    /// The member it is on.
     pub member: String,
     /// What this run did.
     pub change: Change,
@@ -795,55 +806,11 @@ impl ClusterView {
                 .collect(),
             microceph_members: service(&self.microceph),
             microovn_members: service(&self.microovn),
-            storage_pools: self
-                .pools
-                .iter()
-                .map(|p| PoolDocument {
-                    name: p.name.clone(),
-                    driver: p.driver.clone(),
-                    status: p.status.clone(),
-                    source: p.source.clone(),
-                    sources: p.sources.clone(),
-                    change: p.change,
-                })
-                .collect(),
-            networks: self
-                .networks
-                .iter()
-                .map(|n| NetworkDocument {
-                    name: n.name.clone(),
-                    kind: n.kind.clone(),
-                    status: n.status.clone(),
-                    parents: n.parents.clone(),
-                    config: n.settings.clone(),
-                    change: n.change,
-                })
-                .collect(),
-            profile: self.profile.as_ref().map(|p| ProfileDocument {
-                name: p.name.clone(),
-                devices: p.devices.clone(),
-                change: p.change,
-            }),
-            osds: self
-                .osds
-                .iter()
-                .map(|o| OsdDocument {
-                    member: o.member.clone(),
-                    osd: o.osd,
-                    path: o.path.clone(),
-                    change: o.change,
-                })
-                .collect(),
-            volumes: self
-                .volumes
-                .iter()
-                .map(|v| VolumeDocument {
-                    pool: v.pool.clone(),
-                    name: v.name.clone(),
-                    member: v.member.clone(),
-                    change: v.change,
-                })
-                .collect(),
+            storage_pools: self.pools.clone(),
+            networks: self.networks.clone(),
+            profile: self.profile.clone(),
+            osds: self.osds.clone(),
+            volumes: self.volumes.clone(),
         }
     }
 }
