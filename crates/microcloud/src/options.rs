@@ -7,6 +7,8 @@ use config_loader::model::{StepClass, Timeouts, format_duration, parse_step_time
 use std::path::PathBuf;
 use std::time::Duration;
 
+use crate::preseed::Sockets;
+
 /// This machine's service sockets.
 #[derive(Debug, Clone, clap::Args)]
 pub struct SocketOptions {
@@ -32,7 +34,7 @@ impl SocketOptions {
     /// (the environment decides: [`clients::paths::lxd_socket`]).
     pub fn lxd(&self) -> Option<PathBuf> {
         match &self.sockets {
-            Some(dir) => Some(dir.join("lxd/unix.socket")),
+            Some(dir) => Some(Sockets::in_dir(dir).lxd),
             None => self.lxd_socket.clone(),
         }
     }
@@ -46,7 +48,7 @@ impl SocketOptions {
     /// MicroCeph's control socket.
     pub fn microceph(&self) -> PathBuf {
         match &self.sockets {
-            Some(dir) => dir.join("microceph/control.socket"),
+            Some(dir) => Sockets::in_dir(dir).microceph,
             None => self.microceph_socket.clone(),
         }
     }
@@ -54,7 +56,7 @@ impl SocketOptions {
     /// MicroOVN's control socket.
     pub fn microovn(&self) -> PathBuf {
         match &self.sockets {
-            Some(dir) => dir.join("microovn/control.socket"),
+            Some(dir) => Sockets::in_dir(dir).microovn,
             None => self.microovn_socket.clone(),
         }
     }

@@ -74,6 +74,16 @@ pub(crate) struct Sockets {
 }
 
 impl Sockets {
+    /// The sockets of one machine directory, laid out as `microcloud-sim
+    /// --state-dir` lays out each node (`--sockets DIR`).
+    pub(crate) fn in_dir(dir: &Path) -> Sockets {
+        Sockets {
+            lxd: dir.join("lxd/unix.socket"),
+            microceph: dir.join("microceph/control.socket"),
+            microovn: dir.join("microovn/control.socket"),
+        }
+    }
+
     fn machine(&self, name: &str, default_route: Option<String>) -> Machine {
         // A service whose socket is absent is not installed there.
         let present = |p: &Path| p.exists();
@@ -101,7 +111,7 @@ fn sim_machines(dir: &Path) -> Result<Vec<Machine>> {
             )
         })?
         .filter_map(Result::ok)
-        .filter(|e| e.path().join("lxd/unix.socket").exists())
+        .filter(|e| Sockets::in_dir(&e.path()).lxd.exists())
         .map(|e| e.file_name().to_string_lossy().into_owned())
         .collect();
     names.sort();
@@ -114,15 +124,7 @@ fn sim_machines(dir: &Path) -> Result<Vec<Machine>> {
     }
     Ok(names
         .iter()
-        .map(|n| {
-            let d = dir.join(n);
-            Sockets {
-                lxd: d.join("lxd/unix.socket"),
-                microceph: d.join("microceph/control.socket"),
-                microovn: d.join("microovn/control.socket"),
-            }
-            .machine(n, None)
-        })
+        .map(|n| Sockets::in_dir(&dir.join(n)).machine(n, None))
         .collect())
 }
 
