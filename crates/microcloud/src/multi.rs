@@ -350,7 +350,7 @@ pub(crate) async fn initiate(
     let mut peers = Peers::new(identity, overrides);
     let stopper = handle.stopper();
     let mut progress = handle.progress();
-    let mut seen_incidents = 0usize;
+    let mut seen_notice = 0u64;
     let mut wait = Box::pin(handle.wait());
     let mut ctrl_c = Box::pin(tokio::signal::ctrl_c());
     let mut interrupted = false;
@@ -371,10 +371,19 @@ pub(crate) async fn initiate(
                         }
                     }
                 }
-                for incident in snapshot.incidents.iter().skip(seen_incidents) {
-                    say(format, &format!("  attempt by {incident}"));
+                let fresh: Vec<_> = snapshot.notices.iter().filter(|n| n.seq > seen_notice).collect();
+                if let Some(first) = fresh.first()
+                    && first.seq > seen_notice + 1
+                {
+                    say(format, &format!(
+                        "  ({} incident line(s) not shown; the summary at the end counts every incident)",
+                        first.seq - seen_notice - 1
+                    ));
                 }
-                seen_incidents = snapshot.incidents.len();
+                for notice in fresh {
+                    say(format, &format!("  attempt by {}", notice.text));
+                    seen_notice = notice.seq;
+                }
             }
             _ = &mut ctrl_c, if !interrupted => {
                 interrupted = true;

@@ -98,8 +98,8 @@ use clients::cert::Fingerprint;
 
 pub use http::MAX_MESSAGE_BYTES;
 pub use initiator::{
-    AdmittedJoiner, Incident, IncidentKind, Progress, SessionEnd, SessionHandle, SessionSettings,
-    SessionStopper, serve_session,
+    AdmittedJoiner, Incident, IncidentKind, Notice, Progress, SessionEnd, SessionHandle,
+    SessionSettings, SessionStopper, serve_session,
 };
 pub use joiner::{AttemptError, JoinSettings, join_session};
 
@@ -263,6 +263,8 @@ pub struct SessionFailure {
     pub admitted: Vec<AdmittedJoiner>,
     /// The most recent incidents, oldest first.
     pub incidents: Vec<Incident>,
+    /// Every incident, by source.
+    pub summary: crate::incidents::IncidentSummary,
 }
 
 impl fmt::Display for SessionFailure {
@@ -274,9 +276,8 @@ impl fmt::Display for SessionFailure {
             self.reason,
             self.missing.join(", ")
         )?;
-        for (i, incident) in self.incidents.iter().enumerate() {
-            f.write_str(if i == 0 { "; incidents: " } else { "; " })?;
-            write!(f, "{incident}")?;
+        if !self.summary.is_empty() {
+            write!(f, "; {}", self.summary)?;
         }
         Ok(())
     }
