@@ -88,6 +88,7 @@
 mod http;
 mod initiator;
 mod joiner;
+mod seek;
 pub mod tls;
 
 use std::fmt;
@@ -102,6 +103,9 @@ pub use initiator::{
     SessionSettings, SessionStopper, serve_session,
 };
 pub use joiner::{AttemptError, JoinSettings, join_session};
+pub use seek::{
+    Announcer, AnnouncerState, MAX_ANNOUNCERS, SeekError, SeekSettings, seek_and_join,
+};
 
 pub(crate) use http::{Limits, Peer, accept_loop, json, read_body};
 
@@ -171,13 +175,14 @@ pub enum NetError {
 
     /// No trust session answered at the initiator's address in time.
     #[error(
-        "no trust session answered at {address} within {} ({attempts} attempts); check that `microcloud preseed` runs on the initiator with the same file, that it listens on {address}, and that no firewall blocks the port",
-        seconds(waited)
+        "no trust session answered at {address} in {:.1} s of trying ({attempts} attempts, until the session timeout); check that `microcloud preseed` runs on the initiator with the same file, that it listens on {address}, and that no firewall blocks the port",
+        waited.as_secs_f64()
     )]
     InitiatorUnreachable {
         /// The initiator's address.
         address: SocketAddr,
-        /// The session timeout it tried for.
+        /// How long it tried (the session timeout, give or take the
+        /// scheduler).
         waited: Duration,
         /// Attempts made.
         attempts: u32,
