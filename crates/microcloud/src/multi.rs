@@ -559,12 +559,10 @@ pub(crate) async fn join(
         tokio::select! {
             joined = &mut joining => break joined,
             _ = ticker.tick() => {
-                let so_far = started.elapsed();
-                let left = timeout.saturating_sub(so_far);
+                let so_far = started.elapsed().as_secs();
                 say(format, &format!(
-                    "Still waiting for {waiting_for} as {name}: {} s so far, at most {} s left{}",
-                    so_far.as_secs(),
-                    left.as_secs(),
+                    "Still waiting for {waiting_for} as {name}: {so_far} s so far, at most {} s left{}",
+                    timeout.as_secs().saturating_sub(so_far),
                     announcer_list(&announcers.borrow())
                 ));
             }

@@ -325,7 +325,12 @@ impl IncidentLog {
         }
     }
 
-    fn record_unkept(&mut self, incident: &Incident, address: IpAddr, at: Duration) -> Option<String> {
+    fn record_unkept(
+        &mut self,
+        incident: &Incident,
+        address: IpAddr,
+        at: Duration,
+    ) -> Option<String> {
         self.unkept_incidents += 1;
         if !self.unkept.contains(&address) {
             if self.unkept.len() < MAX_UNKEPT {

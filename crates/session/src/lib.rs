@@ -36,7 +36,7 @@ pub mod protocol;
 pub mod role;
 
 pub use protocol::{
-    Abandon, Admitted, Challenge, CloseReason, Evicted, Fingerprint, Hello, Initiator, InitiatorConfig,
-    Intent, JoinError, Joiner, JoinerConfig, Outcome, Passphrase, Proof, Refusal, Rejection,
-    Trusted, Verdict,
+    Abandon, Admitted, Challenge, CloseReason, Evicted, Fingerprint, Hello, Initiator,
+    InitiatorConfig, Intent, JoinError, Joiner, JoinerConfig, Outcome, Passphrase, Proof, Refusal,
+    Rejection, Trusted, Verdict,
 };

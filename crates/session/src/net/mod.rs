@@ -103,9 +103,7 @@ pub use initiator::{
     SessionSettings, SessionStopper, serve_session,
 };
 pub use joiner::{AttemptError, JoinSettings, join_session};
-pub use seek::{
-    Announcer, AnnouncerState, MAX_ANNOUNCERS, SeekError, SeekSettings, seek_and_join,
-};
+pub use seek::{Announcer, AnnouncerState, MAX_ANNOUNCERS, SeekError, SeekSettings, seek_and_join};
 
 pub(crate) use http::{Limits, Peer, accept_loop, json, read_body};
 

@@ -158,6 +158,8 @@ fn others(heard: &[String]) -> String {
 struct Tracked {
     order: usize,
     state: AnnouncerState,
+    /// The last failure to answer, if any.
+    last: Option<String>,
     attempts: u32,
     retry_at: tokio::time::Instant,
     backoff: Duration,
@@ -239,6 +241,18 @@ pub async fn seek_and_join(
                     heard: heard.into_iter().collect(),
                 }));
             }
+            // An attempt cut by the deadline did not answer in time.
+            for t in tracked.values_mut() {
+                if t.state == AnnouncerState::Trying {
+                    t.state = AnnouncerState::NoAnswer {
+                        last: t
+                            .last
+                            .clone()
+                            .unwrap_or_else(|| "no answer before the session timeout".to_owned()),
+                        attempts: t.attempts,
+                    };
+                }
+            }
             return Err(SeekError::NoneProven {
                 expected: settings.expected.clone(),
                 waited: now.saturating_duration_since(started),
@@ -247,11 +261,9 @@ pub async fn seek_and_join(
                 heard: heard.into_iter().collect(),
             });
         }
-        let wake = next_query.min(deadline).min(if in_play {
-            deadline
-        } else {
-            lookup_deadline
-        });
+        let wake = next_query
+            .min(deadline)
+            .min(if in_play { deadline } else { lookup_deadline });
         tokio::select! {
             () = tokio::time::sleep_until(wake) => {
                 if tokio::time::Instant::now() >= next_query {
@@ -281,6 +293,7 @@ pub async fn seek_and_join(
                     tracked.insert(address, Tracked {
                         order,
                         state: AnnouncerState::NoAnswer { last: String::new(), attempts: 0 },
+                        last: None,
                         attempts: 0,
                         retry_at: now,
                         backoff: FIRST_RETRY,
@@ -314,8 +327,10 @@ pub async fn seek_and_join(
                         return Ok(trusted);
                     }
                     Err(Stop::Retry(error)) => {
+                        let last = error_chain(&error);
+                        entry.last = Some(last.clone());
                         entry.state = AnnouncerState::NoAnswer {
-                            last: error_chain(&error),
+                            last,
                             attempts: entry.attempts,
                         };
                         entry.retry_at = tokio::time::Instant::now() + entry.backoff;
