@@ -283,23 +283,20 @@ pub async fn seek_and_join(
                 };
                 let address = announcement.address;
                 let order = tracked.len();
-                if !tracked.contains_key(&address) {
-                    if order >= MAX_ANNOUNCERS {
-                        if untracked.len() < 8 * MAX_ANNOUNCERS {
-                            untracked.insert(address);
-                        }
-                        continue;
+                if order >= MAX_ANNOUNCERS && !tracked.contains_key(&address) {
+                    if untracked.len() < 8 * MAX_ANNOUNCERS {
+                        untracked.insert(address);
                     }
-                    tracked.insert(address, Tracked {
-                        order,
-                        state: AnnouncerState::NoAnswer { last: String::new(), attempts: 0 },
-                        last: None,
-                        attempts: 0,
-                        retry_at: now,
-                        backoff: FIRST_RETRY,
-                    });
+                    continue;
                 }
-                let Some(entry) = tracked.get_mut(&address) else { continue };
+                let entry = tracked.entry(address).or_insert_with(|| Tracked {
+                    order,
+                    state: AnnouncerState::NoAnswer { last: String::new(), attempts: 0 },
+                    last: None,
+                    attempts: 0,
+                    retry_at: now,
+                    backoff: FIRST_RETRY,
+                });
                 let due = matches!(entry.state, AnnouncerState::NoAnswer { .. })
                     && tokio::time::Instant::now() >= entry.retry_at;
                 if !due {
