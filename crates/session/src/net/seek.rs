@@ -3,7 +3,10 @@
 //! skips those that fail to prove the passphrase or do not answer, and
 //! joins the one that proves it.
 //!
-//! Discovery is a hint, not a proof: anyone on the segment can announce any
+//! MicroCloud itself (`api/session.go`, `handleJoiningSession`, and
+//! `multicast/discovery.go`, `Discovery.Lookup`, canonical/microcloud main)
+//! queries once a second and joins the first announcement it gets, of any
+//! name. Discovery is a hint, not a proof: anyone on the segment can announce any
 //! name and address (a liar pointing at a dead address, or a second team
 //! whose initiator has the same name). So the first announcement is not
 //! taken blindly. Each announcer gets the normal protocol attempt, which
