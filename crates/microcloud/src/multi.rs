@@ -23,15 +23,18 @@ use session::agent::{
     Agent, AgentClient, AgentSettings, Finish, ProxiedService, ServiceSockets, SystemFacts,
 };
 use session::discovery::{self, Announcement, Channel};
-use session::net::{AdmittedJoiner, JoinSettings, SessionSettings, join_session, serve_session};
-use session::protocol::Intent;
+use session::net::{
+    AdmittedJoiner, Announcer, AnnouncerState, JoinSettings, SeekError, SeekSettings,
+    SessionSettings, join_session, seek_and_join, serve_session,
+};
+use session::protocol::{Intent, Trusted};
 use session::role::Contact;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 use tokio::task::JoinSet;
 
 use crate::Format;
@@ -350,7 +353,7 @@ pub(crate) async fn initiate(
     let mut peers = Peers::new(identity, overrides);
     let stopper = handle.stopper();
     let mut progress = handle.progress();
-    let mut seen_incidents = 0usize;
+    let mut seen_notice = 0u64;
     let mut wait = Box::pin(handle.wait());
     let mut ctrl_c = Box::pin(tokio::signal::ctrl_c());
     let mut interrupted = false;
@@ -371,10 +374,19 @@ pub(crate) async fn initiate(
                         }
                     }
                 }
-                for incident in snapshot.incidents.iter().skip(seen_incidents) {
-                    say(format, &format!("  attempt by {incident}"));
+                let fresh: Vec<_> = snapshot.notices.iter().filter(|n| n.seq > seen_notice).collect();
+                if let Some(first) = fresh.first()
+                    && first.seq > seen_notice + 1
+                {
+                    say(format, &format!(
+                        "  ({} incident line(s) not shown; the summary at the end counts every incident)",
+                        first.seq - seen_notice - 1
+                    ));
                 }
-                seen_incidents = snapshot.incidents.len();
+                for notice in fresh {
+                    say(format, &format!("  attempt by {}", notice.text));
+                    seen_notice = notice.seq;
+                }
             }
             _ = &mut ctrl_c, if !interrupted => {
                 interrupted = true;
@@ -450,6 +462,25 @@ async fn tell(peers: &mut Peers, ending: &Ending, format: Format) {
     }
 }
 
+/// How a joiner reaches its initiator: one address, or multicast.
+type JoinFuture<'a> =
+    std::pin::Pin<Box<dyn std::future::Future<Output = Result<Trusted, SeekError>> + 'a>>;
+
+/// How often a waiting joiner says so: every 10 s, or four times over a
+/// shorter session timeout (at least every second).
+fn progress_every(timeout: Duration) -> Duration {
+    (timeout / 4).clamp(Duration::from_secs(1), Duration::from_secs(10))
+}
+
+/// The announcers heard so far, for a progress line.
+fn announcer_list(announcers: &[Announcer]) -> String {
+    if announcers.is_empty() {
+        return String::new();
+    }
+    let all: Vec<String> = announcers.iter().map(ToString::to_string).collect();
+    format!("; announcers: {}", all.join(", "))
+}
+
 /// A joiner: finds the initiator, proves the passphrase, then serves the
 /// initiator through the agent until it says how the run ended.
 pub(crate) async fn join(
@@ -466,8 +497,33 @@ pub(crate) async fn join(
         .await
         .context("cannot open this machine's agent for the initiator")?;
     let mut ctrl_c = Box::pin(tokio::signal::ctrl_c());
-    let initiator = match contact {
-        Contact::Address(ip) => ip,
+    let intent = Intent {
+        address: agent.local_addr().to_string(),
+        services: service_versions(system),
+    };
+    let port = session::net::DEFAULT_PORT;
+    let mut settings = JoinSettings::new(
+        SocketAddr::new(address, port),
+        identity.clone(),
+        name.to_owned(),
+        session_passphrase(run)?,
+        intent,
+    );
+    settings.session_timeout = run.preseed.session_timeout;
+    let timeout = settings.session_timeout;
+    let (announcers_tx, mut announcers) = watch::channel(Vec::<Announcer>::new());
+    let (waiting_for, mut joining): (String, JoinFuture<'_>) = match contact {
+        Contact::Address(ip) => {
+            settings.initiator = SocketAddr::new(ip, port);
+            say(
+                format,
+                &format!("Joining the initiator at {ip} as {name}..."),
+            );
+            (
+                format!("the initiator at {}", settings.initiator),
+                Box::pin(async move { join_session(settings).await.map_err(SeekError::Join) }),
+            )
+        }
         Contact::Multicast { name: wanted, from } => {
             let IpAddr::V4(v4) = from else {
                 eprintln!(
@@ -479,54 +535,78 @@ pub(crate) async fn join(
                 format,
                 &format!("Looking for the initiator {wanted} from {from} (multicast)..."),
             );
-            let exclude = BTreeSet::from([address]);
-            let found = tokio::select! {
-                found = discovery::discover(
-                    Channel::microcloud(v4),
-                    &wanted,
-                    &exclude,
-                    run.preseed.lookup_timeout,
-                    Duration::from_secs(1),
-                ) => found,
-                _ = &mut ctrl_c => return Ok(EXIT_INTERRUPTED),
+            let seek = SeekSettings {
+                channel: Channel::microcloud(v4),
+                expected: wanted.clone(),
+                exclude: BTreeSet::from([address]),
+                lookup_timeout: run.preseed.lookup_timeout,
+                query_every: Duration::from_secs(1),
+                port,
+                join: settings,
             };
-            match found {
-                Ok(announcement) => announcement.address,
-                Err(e) => {
-                    eprintln!("error: {:#}", anyhow::Error::new(e));
-                    return Ok(EXIT_TRUST);
-                }
-            }
+            let announcers_tx = &announcers_tx;
+            (
+                format!("the initiator {wanted} (multicast from {from})"),
+                Box::pin(async move { seek_and_join(seek, announcers_tx).await }),
+            )
         }
     };
-    let intent = Intent {
-        address: agent.local_addr().to_string(),
-        services: service_versions(system),
+    let started = tokio::time::Instant::now();
+    let every = progress_every(timeout);
+    let mut ticker = tokio::time::interval_at(started + every, every);
+    let mut shown: BTreeMap<IpAddr, AnnouncerState> = BTreeMap::new();
+    let joined = loop {
+        tokio::select! {
+            joined = &mut joining => break joined,
+            _ = ticker.tick() => {
+                let so_far = started.elapsed().as_secs();
+                say(format, &format!(
+                    "Still waiting for {waiting_for} as {name}: {so_far} s so far, at most {} s left{}",
+                    timeout.as_secs().saturating_sub(so_far),
+                    announcer_list(&announcers.borrow())
+                ));
+            }
+            changed = announcers.changed() => {
+                if changed.is_err() {
+                    continue;
+                }
+                let now: Vec<Announcer> = announcers.borrow_and_update().clone();
+                for announcer in now {
+                    if shown.get(&announcer.address) == Some(&announcer.state) {
+                        continue;
+                    }
+                    match &announcer.state {
+                        AnnouncerState::Trying if !shown.contains_key(&announcer.address) => say(
+                            format,
+                            &format!("Joining the initiator at {} as {name}...", announcer.address),
+                        ),
+                        AnnouncerState::Skipped { .. } => {
+                            say(format, &format!("  skipped the announcer {announcer}"));
+                        }
+                        _ => {}
+                    }
+                    shown.insert(announcer.address, announcer.state);
+                }
+            }
+            _ = &mut ctrl_c => return Ok(EXIT_INTERRUPTED),
+        }
     };
-    let mut settings = JoinSettings::new(
-        SocketAddr::new(initiator, session::net::DEFAULT_PORT),
-        identity.clone(),
-        name.to_owned(),
-        session_passphrase(run)?,
-        intent,
-    );
-    settings.session_timeout = run.preseed.session_timeout;
-    say(
-        format,
-        &format!("Joining the initiator at {initiator} as {name}..."),
-    );
-    let trusted = tokio::select! {
-        trusted = join_session(settings) => trusted,
-        _ = &mut ctrl_c => return Ok(EXIT_INTERRUPTED),
-    };
-    let trusted = match trusted {
+    drop(joining);
+    let trusted = match joined {
         Ok(trusted) => trusted,
         Err(e) => {
             // The whole chain: the cause (a differing passphrase, a
-            // refusal and its reason) is in the sources.
-            let wrong_passphrase = e.is_authentication_failure();
+            // refusal and its reason, every announcer and why it was
+            // skipped) is in the sources.
+            let wrong_passphrase = match &e {
+                SeekError::Join(e) => e.is_authentication_failure(),
+                SeekError::NoneProven { announcers, .. } => announcers
+                    .iter()
+                    .any(|a| matches!(a.state, AnnouncerState::Skipped { .. })),
+                SeekError::Discovery(_) => false,
+            };
             eprintln!(
-                "error: cannot join the initiator at {initiator}: {:#}",
+                "error: cannot join {waiting_for}: {:#}",
                 anyhow::Error::new(e)
             );
             if wrong_passphrase {

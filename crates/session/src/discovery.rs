@@ -30,6 +30,8 @@ pub const PORT: u16 = 9444;
 pub const VERSION: &str = "2.0";
 /// Largest datagram read or sent.
 pub const MAX_DATAGRAM: usize = 500;
+/// Other announcements remembered for the timeout message.
+pub const MAX_HEARD: usize = 16;
 
 /// A joiner's query.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -176,6 +178,82 @@ fn socket_error(
     }
 }
 
+/// A joiner's discovery socket: sends queries to the group and receives
+/// the unicast answers.
+#[derive(Debug)]
+pub struct Listener {
+    socket: UdpSocket,
+    channel: Channel,
+    query: Vec<u8>,
+    buf: Box<[u8; MAX_DATAGRAM + 1]>,
+}
+
+impl Listener {
+    /// Opens a socket on `channel.interface`.
+    pub fn open(channel: Channel) -> Result<Listener, DiscoveryError> {
+        let err = |action| socket_error(channel.interface, action);
+        let socket = Socket::new(Domain::IPV4, Type::DGRAM, Some(Protocol::UDP))
+            .map_err(err("creating a socket"))?;
+        socket
+            .set_multicast_if_v4(&channel.interface)
+            .map_err(err("selecting the multicast interface"))?;
+        socket
+            .set_multicast_ttl_v4(2)
+            .map_err(err("setting the multicast TTL"))?;
+        socket
+            .set_nonblocking(true)
+            .map_err(err("configuring the socket"))?;
+        socket
+            .bind(&SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 0)).into())
+            .map_err(err("binding"))?;
+        let socket = UdpSocket::from_std(socket.into()).map_err(err("registering the socket"))?;
+        let query = serde_json::to_vec(&Query {
+            version: VERSION.to_owned(),
+        })
+        .unwrap_or_default();
+        Ok(Listener {
+            socket,
+            channel,
+            query,
+            buf: Box::new([0u8; MAX_DATAGRAM + 1]),
+        })
+    }
+
+    /// The channel it uses.
+    pub fn channel(&self) -> Channel {
+        self.channel
+    }
+
+    /// Sends one query to the group.
+    pub async fn query(&self) -> Result<(), DiscoveryError> {
+        let target = SocketAddr::V4(SocketAddrV4::new(self.channel.group, self.channel.port));
+        self.socket
+            .send_to(&self.query, target)
+            .await
+            .map(|_| ())
+            .map_err(socket_error(self.channel.interface, "sending a query"))
+    }
+
+    /// Receives the next datagram and classifies it (cancel-safe).
+    pub async fn receive(
+        &mut self,
+        expected: &str,
+        exclude: &BTreeSet<IpAddr>,
+    ) -> Result<Heard, DiscoveryError> {
+        let (len, from) = self
+            .socket
+            .recv_from(&mut self.buf[..])
+            .await
+            .map_err(socket_error(self.channel.interface, "receiving"))?;
+        Ok(classify(
+            self.buf.get(..len).unwrap_or_default(),
+            from,
+            expected,
+            exclude,
+        ))
+    }
+}
+
 /// Looks for the initiator named `expected`, skipping announcements from
 /// `exclude`, for at most `timeout`, querying every `interval`.
 pub async fn discover(
@@ -185,30 +263,9 @@ pub async fn discover(
     timeout: Duration,
     interval: Duration,
 ) -> Result<Announcement, DiscoveryError> {
-    let err = |action| socket_error(channel.interface, action);
-    let socket = Socket::new(Domain::IPV4, Type::DGRAM, Some(Protocol::UDP))
-        .map_err(err("creating a socket"))?;
-    socket
-        .set_multicast_if_v4(&channel.interface)
-        .map_err(err("selecting the multicast interface"))?;
-    socket
-        .set_multicast_ttl_v4(2)
-        .map_err(err("setting the multicast TTL"))?;
-    socket
-        .set_nonblocking(true)
-        .map_err(err("configuring the socket"))?;
-    socket
-        .bind(&SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 0)).into())
-        .map_err(err("binding"))?;
-    let socket = UdpSocket::from_std(socket.into()).map_err(err("registering the socket"))?;
-    let query = serde_json::to_vec(&Query {
-        version: VERSION.to_owned(),
-    })
-    .unwrap_or_default();
-    let target = SocketAddr::V4(SocketAddrV4::new(channel.group, channel.port));
+    let mut listener = Listener::open(channel)?;
     let deadline = tokio::time::Instant::now() + timeout;
     let mut heard = BTreeSet::new();
-    let mut buf = [0u8; MAX_DATAGRAM + 1];
     loop {
         let now = tokio::time::Instant::now();
         if now >= deadline {
@@ -220,19 +277,17 @@ pub async fn discover(
                 heard: heard.into_iter().collect(),
             });
         }
-        socket
-            .send_to(&query, target)
-            .await
-            .map_err(err("sending a query"))?;
+        listener.query().await?;
         let next_query = (now + interval).min(deadline);
         while let Ok(received) =
-            tokio::time::timeout_at(next_query, socket.recv_from(&mut buf)).await
+            tokio::time::timeout_at(next_query, listener.receive(expected, exclude)).await
         {
-            let (len, from) = received.map_err(err("receiving"))?;
-            match classify(buf.get(..len).unwrap_or_default(), from, expected, exclude) {
+            match received? {
                 Heard::Match(a) => return Ok(a),
                 Heard::Other(what) => {
-                    heard.insert(what);
+                    if heard.len() < MAX_HEARD {
+                        heard.insert(what);
+                    }
                 }
             }
         }

@@ -12,6 +12,9 @@
 //!
 //! [`discovery`] finds the initiator by multicast, in MicroCloud's format.
 //!
+//! [`incidents`] aggregates a session's failed and refused attempts by
+//! source, with bounded memory and per-source rate-limited live lines.
+//!
 //! [`protocol`] is the whole protocol as sans-I/O state machines (typed
 //! messages in and out, randomness injected).
 //!
@@ -27,12 +30,13 @@
 pub mod agent;
 mod crypto;
 pub mod discovery;
+pub mod incidents;
 pub mod net;
 pub mod protocol;
 pub mod role;
 
 pub use protocol::{
-    Abandon, Admitted, Challenge, CloseReason, Fingerprint, Hello, Initiator, InitiatorConfig,
-    Intent, JoinError, Joiner, JoinerConfig, Outcome, Passphrase, Proof, Refusal, Rejection,
-    Trusted, Verdict,
+    Abandon, Admitted, Challenge, CloseReason, Evicted, Fingerprint, Hello, Initiator,
+    InitiatorConfig, Intent, JoinError, Joiner, JoinerConfig, Outcome, Passphrase, Proof, Refusal,
+    Rejection, Trusted, Verdict,
 };

@@ -387,6 +387,22 @@ pub struct Initiator {
     failures: u32,
     admitted: BTreeMap<String, Admitted>,
     closed: Option<CloseReason>,
+    /// Attempts evicted since the shell last asked (bounded).
+    evicted: Vec<Evicted>,
+}
+
+/// Most evicted attempts kept until [`Initiator::take_evicted`].
+const MAX_EVICTED_KEPT: usize = 64;
+
+/// An open attempt that was evicted to make room (a failed attempt).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Evicted {
+    /// Its attempt id.
+    pub attempt: Id,
+    /// The name its `Hello` gave.
+    pub joiner_name: String,
+    /// The certificate its `Hello` came with.
+    pub peer: Fingerprint,
 }
 
 impl fmt::Debug for Initiator {
@@ -413,6 +429,7 @@ impl Initiator {
             failures: 0,
             admitted: BTreeMap::new(),
             closed,
+            evicted: Vec::new(),
         }
     }
 
@@ -630,10 +647,25 @@ impl Initiator {
             .iter()
             .min_by_key(|(_, a)| a.serial)
             .map(|(id, _)| *id);
-        if let Some(id) = oldest {
-            self.open.remove(&id);
-            self.fail();
+        let Some((id, attempt)) = oldest.and_then(|id| self.open.remove(&id).map(|a| (id, a)))
+        else {
+            return;
+        };
+        if self.evicted.len() >= MAX_EVICTED_KEPT {
+            self.evicted.remove(0);
         }
+        self.evicted.push(Evicted {
+            attempt: id,
+            joiner_name: attempt.joiner_name,
+            peer: attempt.peer,
+        });
+        self.fail();
+    }
+
+    /// The attempts evicted since the last call (at most the last 64), so
+    /// that the shell can report each as an incident with its source.
+    pub fn take_evicted(&mut self) -> Vec<Evicted> {
+        std::mem::take(&mut self.evicted)
     }
 
     /// Closes the session; later messages are rejected with `reason`.

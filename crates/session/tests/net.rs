@@ -260,11 +260,26 @@ async fn a_wrong_passphrase_fails_both_sides_and_the_session_closes_after_the_li
             ),
         ]
     );
+    // One source (both joiners ran here), both certificates and names.
+    let summary = &failure.summary;
+    assert_eq!(summary.total, 2);
+    assert_eq!(summary.sources.len(), 1);
+    let source = &summary.sources[0];
+    assert_eq!(source.address, incidents[0].from.ip());
+    assert_eq!(
+        source.certificates,
+        [wrong2.fingerprint(), wrong3.fingerprint()]
+    );
+    assert_eq!(source.names, ["micro02", "micro03"]);
     assert_eq!(
         error.to_string(),
         format!(
-            "the trust session on {address} ended before every system joined: 2 attempts failed to prove the passphrase; check that every machine uses the same session passphrase (or look for someone guessing it); still missing: micro02, micro03; incidents: {}; {}",
-            incidents[0], incidents[1]
+            "the trust session on {address} ended before every system joined: 2 attempts failed to prove the passphrase; check that every machine uses the same session passphrase (or look for someone guessing it); still missing: micro02, micro03; 2 incidents from 1 source; {}: 2 incidents between {:.1} s and {:.1} s into the session, certificates {}, {}, as \"micro02\", \"micro03\": 2× could not verify this initiator's passphrase confirmation: its passphrase differs, or the connection is intercepted",
+            source.address,
+            source.first_seen.as_secs_f64(),
+            source.last_seen.as_secs_f64(),
+            wrong2.fingerprint(),
+            wrong3.fingerprint()
         )
     );
 }
@@ -318,8 +333,8 @@ async fn an_unlisted_joiner_is_refused_with_the_reason() {
     assert_eq!(
         error.to_string(),
         format!(
-            "the trust session on {address} ended before every system joined: stopped: the operator pressed Ctrl-C; still missing: micro02; incidents: {}",
-            seen.incidents[0]
+            "the trust session on {address} ended before every system joined: stopped: the operator pressed Ctrl-C; still missing: micro02; 1 incident from 1 source; {}",
+            failure.summary.sources[0]
         )
     );
 }
@@ -425,15 +440,27 @@ async fn a_joiner_gives_up_at_its_deadline_with_the_last_failure() {
     let joiner = identity("micro02");
     let mut settings = join_settings(address, &joiner, "micro02", PASSPHRASE);
     settings.session_timeout = Duration::from_millis(400);
+    let started = std::time::Instant::now();
     let error = join_session(settings).await.unwrap_err();
-    let NetError::InitiatorUnreachable { attempts, .. } = &error else {
+    let took = started.elapsed();
+    let NetError::InitiatorUnreachable {
+        attempts, waited, ..
+    } = &error
+    else {
         panic!("unexpected: {}", chain(&error));
     };
     assert!(*attempts >= 2, "it retried ({attempts} attempts)");
+    // The whole timeout, not one backoff less (a limit, not a speed goal:
+    // the slack only absorbs a loaded machine).
+    assert!(
+        *waited >= Duration::from_millis(400) && took < Duration::from_secs(5),
+        "waited {waited:?}, took {took:?}"
+    );
     assert_eq!(
         chain(&error),
         format!(
-            "no trust session answered at {address} within 0.4 s ({attempts} attempts); check that `microcloud preseed` runs on the initiator with the same file, that it listens on {address}, and that no firewall blocks the port: the last attempt failed while connecting: Connection refused (os error 111)"
+            "no trust session answered at {address} in {:.1} s of trying ({attempts} attempts, until the session timeout); check that `microcloud preseed` runs on the initiator with the same file, that it listens on {address}, and that no firewall blocks the port: the last attempt failed while connecting: Connection refused (os error 111)",
+            waited.as_secs_f64()
         )
     );
 }

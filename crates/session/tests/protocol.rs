@@ -366,6 +366,17 @@ fn abandoned_attempts_are_capped_and_count_as_failures() {
     }
     // 9 open, 9 evicted as failures so far; one more eviction reaches the limit.
     assert_eq!(i.failures(), 9);
+    // Each eviction is reported once, oldest first, with the name and
+    // certificate of its hello, so the shell can name the source.
+    let evicted: Vec<(String, Fingerprint)> = i
+        .take_evicted()
+        .into_iter()
+        .map(|e| (e.joiner_name, e.peer))
+        .collect();
+    let expected: Vec<(String, Fingerprint)> =
+        (0..9u8).map(|n| ("micro02".to_owned(), cert(n))).collect();
+    assert_eq!(evicted, expected);
+    assert!(i.take_evicted().is_empty());
     let (_, hello) = Joiner::start(joiner("micro02", cert(50), "guess"), &mut r);
     let _ = i.on_hello(cert(50), &hello, &mut r);
     assert!(

@@ -25,13 +25,17 @@ use super::{
     ABANDON_PATH, DEFAULT_SESSION_TIMEOUT, HELLO_PATH, Limits, MAX_MESSAGE_BYTES, NetError,
     PROOF_PATH, Peer, SessionFailure, accept_loop, json, read_body, seconds, tls,
 };
+pub use crate::incidents::{Incident, IncidentKind};
+use crate::incidents::{IncidentLog, IncidentSummary};
 use crate::protocol::{
-    Abandon, CloseReason, Hello, Initiator, InitiatorConfig, Intent, Outcome, Passphrase, Proof,
-    Refusal, Rejection,
+    Abandon, CloseReason, Hello, Id, Initiator, InitiatorConfig, Intent, Outcome, Passphrase,
+    Proof, Rejection,
 };
 
-/// Incidents kept for messages (the most recent ones).
+/// Raw incidents kept (the most recent ones; the summary counts them all).
 const MAX_INCIDENTS: usize = 32;
+/// Live incident lines kept in [`Progress::notices`].
+const MAX_NOTICES: usize = 32;
 
 /// Settings of the initiator's session listener.
 #[derive(Debug, Clone)]
@@ -81,54 +85,6 @@ pub struct AdmittedJoiner {
     pub connected_from: SocketAddr,
 }
 
-/// Something that went wrong with one attempt, kept for messages.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Incident {
-    /// The name the joiner gave (not authenticated unless the kind is
-    /// [`IncidentKind::Refused`]).
-    pub joiner: String,
-    /// The TCP source address.
-    pub from: SocketAddr,
-    /// The client certificate's fingerprint.
-    pub certificate: Fingerprint,
-    /// What happened.
-    pub kind: IncidentKind,
-}
-
-/// What went wrong with an attempt.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum IncidentKind {
-    /// The joiner could not verify the initiator's confirmation and
-    /// abandoned the attempt (counted as a failed attempt).
-    ConfirmationNotVerified,
-    /// The joiner's proof did not verify (counted as a failed attempt).
-    ProofFailed,
-    /// The joiner proved the passphrase but was refused.
-    Refused(Refusal),
-    /// A message was rejected before any key was shared.
-    Rejected(Rejection),
-}
-
-impl fmt::Display for Incident {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{:?} from {} (certificate {}) ",
-            self.joiner, self.from, self.certificate
-        )?;
-        match &self.kind {
-            IncidentKind::ConfirmationNotVerified => f.write_str(
-                "could not verify this initiator's passphrase confirmation: its passphrase differs, or the connection is intercepted",
-            ),
-            IncidentKind::ProofFailed => f.write_str(
-                "sent a passphrase proof that does not verify: its passphrase differs, or the connection is intercepted",
-            ),
-            IncidentKind::Refused(refusal) => write!(f, "was refused: {refusal}"),
-            IncidentKind::Rejected(rejection) => write!(f, "was rejected: {rejection}"),
-        }
-    }
-}
-
 /// A snapshot of the session, published after every message.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Progress {
@@ -143,8 +99,23 @@ pub struct Progress {
     pub failures: u32,
     /// The most recent incidents (at most 32), oldest first.
     pub incidents: Vec<Incident>,
+    /// Every incident so far, by source.
+    pub summary: IncidentSummary,
+    /// The most recent incident lines to show live (at most 32, rate-limited
+    /// per source), oldest first.
+    pub notices: Vec<Notice>,
     /// Why the session closed, once it has.
     pub closed: Option<CloseReason>,
+}
+
+/// A line to show live about an incident.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Notice {
+    /// 1 for the session's first notice, then 2, 3...; a gap after the last
+    /// one seen means that notices were missed.
+    pub seq: u64,
+    /// The text.
+    pub text: String,
 }
 
 /// Why a session ended without every joiner.
@@ -187,6 +158,12 @@ impl fmt::Display for SessionEnd {
 struct State {
     initiator: Initiator,
     incidents: VecDeque<Incident>,
+    log: IncidentLog,
+    notices: VecDeque<Notice>,
+    next_notice: u64,
+    /// Where each open attempt's hello came from (to report evictions).
+    open_from: BTreeMap<Id, SocketAddr>,
+    started: tokio::time::Instant,
     /// Admitted joiners as the shell saw them (with the proof's source).
     admitted: BTreeMap<String, AdmittedJoiner>,
 }
@@ -211,6 +188,8 @@ impl Shared {
                 .collect(),
             failures: state.initiator.failures(),
             incidents: state.incidents.iter().cloned().collect(),
+            summary: state.log.summary(),
+            notices: state.notices.iter().cloned().collect(),
             closed: state.initiator.closed().cloned(),
         });
         result
@@ -219,15 +198,49 @@ impl Shared {
 
 impl State {
     fn incident(&mut self, joiner: String, peer: Peer, kind: IncidentKind) {
-        if self.incidents.len() >= MAX_INCIDENTS {
-            self.incidents.pop_front();
-        }
-        self.incidents.push_back(Incident {
+        self.record(Incident {
             joiner,
             from: peer.remote,
             certificate: peer.certificate,
             kind,
         });
+    }
+
+    fn record(&mut self, incident: Incident) {
+        if let Some(text) = self.log.record(&incident, self.started.elapsed()) {
+            if self.notices.len() >= MAX_NOTICES {
+                self.notices.pop_front();
+            }
+            self.next_notice += 1;
+            self.notices.push_back(Notice {
+                seq: self.next_notice,
+                text,
+            });
+        }
+        if self.incidents.len() >= MAX_INCIDENTS {
+            self.incidents.pop_front();
+        }
+        self.incidents.push_back(incident);
+    }
+
+    /// Reports the attempts the protocol evicted, each from where its
+    /// hello came, and forgets attempts that cannot complete any more.
+    fn sweep(&mut self) {
+        for evicted in self.initiator.take_evicted() {
+            let from = self
+                .open_from
+                .remove(&evicted.attempt)
+                .unwrap_or_else(|| SocketAddr::from(([0, 0, 0, 0], 0)));
+            self.record(Incident {
+                joiner: evicted.joiner_name,
+                from,
+                certificate: evicted.peer,
+                kind: IncidentKind::Evicted,
+            });
+        }
+        if self.initiator.closed().is_some() {
+            self.open_from.clear();
+        }
     }
 }
 
@@ -308,6 +321,11 @@ pub async fn serve_session(settings: SessionSettings) -> Result<SessionHandle, N
         state: Mutex::new(State {
             initiator: Initiator::new(settings.protocol, &mut OsRng),
             incidents: VecDeque::new(),
+            log: IncidentLog::new(),
+            notices: VecDeque::new(),
+            next_notice: 0,
+            open_from: BTreeMap::new(),
+            started: tokio::time::Instant::now(),
             admitted: BTreeMap::new(),
         }),
         progress: watch::Sender::new(Progress::default()),
@@ -429,6 +447,7 @@ impl SessionHandle {
                     .collect(),
                 admitted,
                 incidents: state.incidents.iter().cloned().collect(),
+                summary: state.log.summary(),
             })))
         })
     }
@@ -503,11 +522,15 @@ async fn route(shared: &Shared, peer: Peer, request: Request<Incoming>) -> Respo
                 Err(what) => return malformed(StatusCode::BAD_REQUEST, what),
             };
             shared.with_state(|state| {
-                match state
+                let answer = state
                     .initiator
-                    .on_hello(peer.certificate, &hello, &mut OsRng)
-                {
-                    Ok(challenge) => json(StatusCode::OK, &challenge),
+                    .on_hello(peer.certificate, &hello, &mut OsRng);
+                state.sweep();
+                match answer {
+                    Ok(challenge) => {
+                        state.open_from.insert(challenge.attempt, peer.remote);
+                        json(StatusCode::OK, &challenge)
+                    }
                     Err(rejection) => {
                         if !matches!(rejection, Rejection::SessionClosed { .. }) {
                             state.incident(
@@ -531,7 +554,12 @@ async fn route(shared: &Shared, peer: Peer, request: Request<Incoming>) -> Respo
                     .initiator
                     .attempt_joiner(&proof.attempt)
                     .map(str::to_owned);
-                match state.initiator.on_proof(peer.certificate, &proof) {
+                let answer = state.initiator.on_proof(peer.certificate, &proof);
+                if joiner.is_some() {
+                    state.open_from.remove(&proof.attempt);
+                }
+                state.sweep();
+                match answer {
                     Ok(verdict) => {
                         let name = joiner.unwrap_or_default();
                         match &verdict.outcome {
@@ -574,7 +602,12 @@ async fn route(shared: &Shared, peer: Peer, request: Request<Incoming>) -> Respo
                 Err(what) => return malformed(StatusCode::BAD_REQUEST, what),
             };
             shared.with_state(|state| {
-                match state.initiator.on_abandon(peer.certificate, &abandon) {
+                let answer = state.initiator.on_abandon(peer.certificate, &abandon);
+                if answer.is_ok() {
+                    state.open_from.remove(&abandon.attempt);
+                }
+                state.sweep();
+                match answer {
                     Ok(name) => {
                         state.incident(name, peer, IncidentKind::ConfirmationNotVerified);
                         json(StatusCode::OK, &serde_json::json!({}))

@@ -100,7 +100,7 @@ impl AttemptError {
 }
 
 /// How an attempt ended, when not with trust.
-enum Stop {
+pub(super) enum Stop {
     /// Worth another attempt.
     Retry(AttemptError),
     /// Final.
@@ -134,31 +134,47 @@ pub async fn join_session(settings: JoinSettings) -> Result<Trusted, NetError> {
         attempts += 1;
         let remaining = deadline.saturating_duration_since(tokio::time::Instant::now());
         let limit = settings.attempt_timeout.min(remaining);
-        let mut step = "connecting";
-        let outcome = tokio::time::timeout(limit, attempt(&settings, &connector, &mut step)).await;
-        let last = match outcome {
-            Ok(Ok(trusted)) => return Ok(trusted),
-            Ok(Err(Stop::Fail(error))) => return Err(error),
-            Ok(Err(Stop::Retry(error))) => error,
-            Err(_elapsed) => AttemptError::new(
-                step,
-                std::io::Error::new(
-                    std::io::ErrorKind::TimedOut,
-                    format!("no answer within {}", seconds(&limit)),
-                ),
-            ),
+        let last = match attempt_within(&settings, &connector, limit).await {
+            Ok(trusted) => return Ok(trusted),
+            Err(Stop::Fail(error)) => return Err(error),
+            Err(Stop::Retry(error)) => error,
         };
+        // The pause is cut to the time left, so the last attempt starts
+        // right at the deadline's edge rather than one pause early.
         let now = tokio::time::Instant::now();
-        if now + backoff >= deadline {
+        if now < deadline {
+            tokio::time::sleep_until((now + backoff).min(deadline)).await;
+        }
+        let now = tokio::time::Instant::now();
+        if now >= deadline {
             return Err(NetError::InitiatorUnreachable {
                 address: settings.initiator,
-                waited: settings.session_timeout,
+                waited: now.saturating_duration_since(started),
                 attempts,
                 last,
             });
         }
-        tokio::time::sleep(backoff).await;
         backoff = (backoff * 2).min(settings.max_backoff);
+    }
+}
+
+/// One attempt on one connection, given at most `limit`; running out of
+/// time is worth another attempt.
+pub(super) async fn attempt_within(
+    settings: &JoinSettings,
+    connector: &TlsConnector,
+    limit: Duration,
+) -> Result<Trusted, Stop> {
+    let mut step = "connecting";
+    match tokio::time::timeout(limit, attempt(settings, connector, &mut step)).await {
+        Ok(outcome) => outcome,
+        Err(_elapsed) => Err(Stop::Retry(AttemptError::new(
+            step,
+            std::io::Error::new(
+                std::io::ErrorKind::TimedOut,
+                format!("no answer within {}", seconds(&limit)),
+            ),
+        ))),
     }
 }
 

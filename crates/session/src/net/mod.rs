@@ -88,6 +88,7 @@
 mod http;
 mod initiator;
 mod joiner;
+mod seek;
 pub mod tls;
 
 use std::fmt;
@@ -98,10 +99,11 @@ use clients::cert::Fingerprint;
 
 pub use http::MAX_MESSAGE_BYTES;
 pub use initiator::{
-    AdmittedJoiner, Incident, IncidentKind, Progress, SessionEnd, SessionHandle, SessionSettings,
-    SessionStopper, serve_session,
+    AdmittedJoiner, Incident, IncidentKind, Notice, Progress, SessionEnd, SessionHandle,
+    SessionSettings, SessionStopper, serve_session,
 };
 pub use joiner::{AttemptError, JoinSettings, join_session};
+pub use seek::{Announcer, AnnouncerState, MAX_ANNOUNCERS, SeekError, SeekSettings, seek_and_join};
 
 pub(crate) use http::{Limits, Peer, accept_loop, json, read_body};
 
@@ -171,13 +173,14 @@ pub enum NetError {
 
     /// No trust session answered at the initiator's address in time.
     #[error(
-        "no trust session answered at {address} within {} ({attempts} attempts); check that `microcloud preseed` runs on the initiator with the same file, that it listens on {address}, and that no firewall blocks the port",
-        seconds(waited)
+        "no trust session answered at {address} in {:.1} s of trying ({attempts} attempts, until the session timeout); check that `microcloud preseed` runs on the initiator with the same file, that it listens on {address}, and that no firewall blocks the port",
+        waited.as_secs_f64()
     )]
     InitiatorUnreachable {
         /// The initiator's address.
         address: SocketAddr,
-        /// The session timeout it tried for.
+        /// How long it tried (the session timeout, give or take the
+        /// scheduler).
         waited: Duration,
         /// Attempts made.
         attempts: u32,
@@ -263,6 +266,8 @@ pub struct SessionFailure {
     pub admitted: Vec<AdmittedJoiner>,
     /// The most recent incidents, oldest first.
     pub incidents: Vec<Incident>,
+    /// Every incident, by source.
+    pub summary: crate::incidents::IncidentSummary,
 }
 
 impl fmt::Display for SessionFailure {
@@ -274,9 +279,8 @@ impl fmt::Display for SessionFailure {
             self.reason,
             self.missing.join(", ")
         )?;
-        for (i, incident) in self.incidents.iter().enumerate() {
-            f.write_str(if i == 0 { "; incidents: " } else { "; " })?;
-            write!(f, "{incident}")?;
+        if !self.summary.is_empty() {
+            write!(f, "; {}", self.summary)?;
         }
         Ok(())
     }
