@@ -486,12 +486,7 @@ impl MicroclusterApi for MicroclusterClient {
     async fn ready(&self) -> Result<(), Error> {
         let path = format!("{}/ready", self.family().await?.public());
         self.rest
-            .sync_reply(
-                http::Method::GET,
-                &path,
-                NO_BODY,
-                CallOptions::default(),
-            )
+            .sync_reply(http::Method::GET, &path, NO_BODY, CallOptions::default())
             .await
             .map(drop)
     }
@@ -534,7 +529,12 @@ impl MicroclusterApi for MicroclusterClient {
         };
         let token: String = self
             .rest
-            .sync(http::Method::POST, path, Some(&body), CallOptions::default())
+            .sync(
+                http::Method::POST,
+                path,
+                Some(&body),
+                CallOptions::default(),
+            )
             .await?;
         JoinToken::decode(&token).map_err(|e| Error::Protocol {
             ctx: Box::new(self.rest.context(&http::Method::POST, path)),
