@@ -10,7 +10,7 @@ use base64::Engine as _;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::{McMember, McService, TokenRecord, unavailable};
+use super::{McFamily, McMember, McService, TokenRecord, unavailable};
 use crate::clock::{GO_ZERO_TIME, rfc3339};
 use crate::faults::Service;
 use crate::http::{ApiError, Reply, Request};
@@ -28,13 +28,18 @@ impl McService {
             ),
             None => (self.hostname(), String::new(), false),
         };
-        Reply::sync(json!({
+        // `internalTypes.Server` (`internal/rest/types/server.go`): v2.0.4
+        // and v3 carry `version`; 3d587817830c (MicroCeph reef) does not.
+        let mut info = json!({
             "name": name,
             "address": address,
-            "version": self.version(),
             "ready": ready,
             "extensions": self.extensions(),
-        }))
+        });
+        if self.family == McFamily::Core {
+            info["version"] = json!(self.version());
+        }
+        Reply::sync(info)
     }
 
     pub(super) fn member_json(&self, m: &McMember) -> Value {
@@ -68,6 +73,13 @@ impl McService {
         }
     }
 
+    /// `POST /core/control/tokens` (`tokensPost`,
+    /// `internal/rest/resources/tokens.go`, v2.0.4 and v3): the name must
+    /// be an FQDN (400), `expire_after` (a Go `time.Duration`, nanoseconds)
+    /// sets an expiry whenever it is not 0, so a negative one has already
+    /// passed; expired records are deleted before the new one is created.
+    /// Old family (`POST /cluster/1.0/tokens`, 3d587817830c): no name
+    /// check, no expiry (its body is `TokenRecord{name, token}`).
     pub(super) fn tokens_post(&self, req: &Request) -> Reply {
         #[derive(Deserialize, Default)]
         #[serde(default)]
@@ -82,18 +94,27 @@ impl McService {
         if !self.is_initialised() {
             return unavailable().into();
         }
-        if !crate::util::valid_fqdn(&body.name) {
-            return Reply::error(400, format!("Invalid token name {:?}", body.name));
+        let core = self.family == McFamily::Core;
+        if core && let Err(reason) = crate::util::validate_fqdn(&body.name) {
+            return Reply::error(
+                400,
+                format!("Token name {:?} is not a valid FQDN: {reason}", body.name),
+            );
         }
         let now = self.ctl.clock.now();
-        let expires_at =
-            (body.expire_after > 0).then(|| now + time::Duration::nanoseconds(body.expire_after));
+        let expires_at = (core && body.expire_after != 0)
+            .then(|| now + time::Duration::nanoseconds(body.expire_after));
+        let table = if core {
+            "core_token_records"
+        } else {
+            "internal_token_records"
+        };
         let r = self.with_db(|db| {
             db.tokens.retain(|t| t.expires_at.is_none_or(|e| e > now));
             if db.tokens.iter().any(|t| t.name == body.name) {
                 return Err(ApiError::new(
                     409,
-                    "This \"core_token_records\" entry already exists",
+                    format!("This {table:?} entry already exists"),
                 ));
             }
             let secret = crate::util::random_secret();
@@ -125,11 +146,16 @@ impl McService {
                 .filter(|t| t.expires_at.is_none_or(|e| e > now))
                 .map(|t| {
                     let token = json!({"secret": t.secret, "fingerprint": fp, "join_addresses": addrs});
-                    json!({
+                    let mut record = json!({
                         "name": t.name,
                         "token": base64::engine::general_purpose::STANDARD.encode(token.to_string()),
-                        "expires_at": t.expires_at.map(rfc3339).unwrap_or_else(|| GO_ZERO_TIME.to_string()),
-                    })
+                    });
+                    // `TokenRecord` has `expires_at` since v2 (Go zero time
+                    // for none); not at 3d587817830c.
+                    if self.family == McFamily::Core {
+                        record["expires_at"] = json!(t.expires_at.map(rfc3339).unwrap_or_else(|| GO_ZERO_TIME.to_string()));
+                    }
+                    record
                 })
                 .collect::<Vec<_>>()
         });
@@ -152,7 +178,12 @@ impl McService {
             Err(_) => return ApiError::internal("database poisoned").into(),
         };
         let Some(member) = member else {
-            return Reply::error(404, "Daemon not found");
+            // `clusterMemberDelete` (`internal/rest/resources/cluster.go`,
+            // v2.0.4, v3, 3d587817830c): a plain error, so 500.
+            return Reply::error(
+                500,
+                format!("No remote exists with the given name {name:?}"),
+            );
         };
         let own = self
             .local
@@ -197,12 +228,25 @@ impl McService {
             before != db.tokens.len()
         }) {
             Ok(true) => Reply::empty(),
-            Ok(false) => Reply::error(404, "CoreTokenRecord not found"),
+            // `DeleteCoreTokenRecord` (`cluster/token_records.mapper.go`,
+            // v2.0.4; `InternalTokenRecord` at 3d587817830c).
+            Ok(false) => Reply::error(404, self.token_not_found()),
             Err(e) => e.into(),
         }
     }
 
-    /// Member side of the join handshake.
+    fn token_not_found(&self) -> &'static str {
+        match self.family {
+            McFamily::Core => "CoreTokenRecord not found",
+            McFamily::Cluster => "InternalTokenRecord not found",
+        }
+    }
+
+    /// Member side of the join handshake (`clusterPost`,
+    /// `internal/rest/resources/cluster.go`, v2.0.4): the address in use
+    /// (500) before the token; an unknown secret 404, an expired token and
+    /// a certificate without the token name 500 (plain errors), a name
+    /// already a member 409 (the member table's unique name).
     pub(super) fn internal_join(&self, req: &Request) -> Reply {
         #[derive(Deserialize, Default)]
         #[serde(default)]
@@ -227,32 +271,33 @@ impl McService {
             .map(|n| n.ctl.name.clone())
             .unwrap_or_default();
         let now = self.ctl.clock.now();
+        let not_found = self.token_not_found();
         let r = self.with_db(|db| {
-            let Some(pos) = db.tokens.iter().position(|t| t.secret == body.secret) else {
-                return Err(ApiError::not_found("CoreTokenRecord not found"));
-            };
-            let Some(record) = db.tokens.get(pos).cloned() else {
-                return Err(ApiError::not_found("CoreTokenRecord not found"));
-            };
-            if record.expires_at.is_some_and(|e| now > e) {
-                return Err(ApiError::bad_request("Token expired"));
-            }
-            if !crate::tls::cert_has_dns_san(&der, &record.name) || body.name != record.name {
-                return Err(ApiError::bad_request(
-                    "Joining server certificate SAN does not contain join token name",
-                ));
-            }
             if db.members.iter().any(|m| m.address == body.address) {
-                return Err(ApiError::bad_request(format!(
+                return Err(ApiError::internal(format!(
                     "Remote with address {:?} exists",
                     body.address
                 )));
             }
+            let Some(pos) = db.tokens.iter().position(|t| t.secret == body.secret) else {
+                return Err(ApiError::not_found(not_found));
+            };
+            let Some(record) = db.tokens.get(pos).cloned() else {
+                return Err(ApiError::not_found(not_found));
+            };
+            if record.expires_at.is_some_and(|e| now > e) {
+                return Err(ApiError::internal("Token expired"));
+            }
+            if !crate::tls::cert_has_dns_san(&der, &record.name) || body.name != record.name {
+                return Err(ApiError::internal(
+                    "Joining server certificate SAN does not contain join token name",
+                ));
+            }
             if db.members.iter().any(|m| m.name == body.name) {
-                return Err(ApiError::bad_request(format!(
-                    "Remote with name {:?} exists",
-                    body.name
-                )));
+                return Err(ApiError::new(
+                    409,
+                    "This \"core_cluster_members\" entry already exists",
+                ));
             }
             // Single use: the record goes once the join is accepted.
             db.tokens.remove(pos);
