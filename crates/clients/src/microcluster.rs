@@ -581,9 +581,17 @@ impl MicroclusterApi for MicroclusterClient {
 }
 
 /// Implements [`MicroclusterApi`] for a client type by delegating to its
-/// `core: MicroclusterClient` field.
+/// `core: MicroclusterClient` field, and gives it
+/// [`MicroclusterClient::family`].
 macro_rules! delegate_microcluster_api {
     ($ty:ty) => {
+        impl $ty {
+            /// The daemon's microcluster endpoint family (asked once, then
+            /// kept).
+            pub async fn family(&self) -> Result<$crate::microcluster::Family, $crate::Error> {
+                self.core.family().await
+            }
+        }
         impl $crate::microcluster::MicroclusterApi for $ty {
             async fn ready(&self) -> Result<(), $crate::Error> {
                 self.core.ready().await

@@ -60,7 +60,10 @@ async fn each_family_serves_its_own_paths_only() {
     // Tokens: `POST /cluster/1.0/tokens`, `TokenRecord{name, token}`, no
     // expiry (an `expire_after` is ignored), no `expires_at` in the list.
     let r = reef
-        .post("/cluster/1.0/tokens", json!({"name": "node2", "expire_after": -1}))
+        .post(
+            "/cluster/1.0/tokens",
+            json!({"name": "node2", "expire_after": -1}),
+        )
         .await;
     assert_eq!(r.status, 200, "{}", r.text);
     let token = r.meta().as_str().unwrap().to_owned();
@@ -166,15 +169,24 @@ async fn control_refusals() {
             )
         );
         let r = c
-            .post(control, json!({"bootstrap": true, "name": "", "address": address}))
+            .post(
+                control,
+                json!({"bootstrap": true, "name": "", "address": address}),
+            )
             .await;
         assert_eq!((r.status, r.error()), empty, "{family:?}");
         let r = c
-            .post(control, json!({"bootstrap": true, "name": "no_de", "address": address}))
+            .post(
+                control,
+                json!({"bootstrap": true, "name": "no_de", "address": address}),
+            )
             .await;
         assert_eq!((r.status, r.error()), bad, "{family:?}");
         let r = c
-            .post(control, json!({"bootstrap": true, "name": "node1", "address": address}))
+            .post(
+                control,
+                json!({"bootstrap": true, "name": "node1", "address": address}),
+            )
             .await;
         assert_eq!(r.status, 200, "{}", r.text);
         let r = c.post(control, json!({"bootstrap": true})).await;
@@ -198,7 +210,10 @@ async fn token_names_and_expiry() {
     let r = mc_bootstrap(&c1, "node1", ip1, 7443, json!({})).await;
     assert_eq!(r.status, 200, "{}", r.text);
     let r = c1
-        .post("/core/control/tokens", json!({"name": "a_b", "expire_after": 0}))
+        .post(
+            "/core/control/tokens",
+            json!({"name": "a_b", "expire_after": 0}),
+        )
         .await;
     assert_eq!(
         (r.status, r.error()),
@@ -208,11 +223,17 @@ async fn token_names_and_expiry() {
         )
     );
     let r = c1
-        .post("/core/control/tokens", json!({"name": "node2", "expire_after": 0}))
+        .post(
+            "/core/control/tokens",
+            json!({"name": "node2", "expire_after": 0}),
+        )
         .await;
     assert_eq!(r.status, 200, "{}", r.text);
     let r = c1
-        .post("/core/control/tokens", json!({"name": "node3", "expire_after": -1}))
+        .post(
+            "/core/control/tokens",
+            json!({"name": "node3", "expire_after": -1}),
+        )
         .await;
     assert_eq!(r.status, 200, "{}", r.text);
     let expired = r.meta().as_str().unwrap().to_owned();
@@ -225,7 +246,15 @@ async fn token_names_and_expiry() {
         (&json!("node2"), &json!("0001-01-01T00:00:00Z"))
     );
     let ip3 = sim.node("node3").unwrap().ip();
-    let r = mc_join(&ceph(&sim, "node3"), "node3", ip3, 7443, &expired, json!({})).await;
+    let r = mc_join(
+        &ceph(&sim, "node3"),
+        "node3",
+        ip3,
+        7443,
+        &expired,
+        json!({}),
+    )
+    .await;
     assert_eq!(
         (r.status, r.error()),
         (
@@ -234,8 +263,18 @@ async fn token_names_and_expiry() {
         )
     );
     // An unknown secret: the record lookup's 404 comes through.
-    let unknown = b64(&json!({"secret": "nope", "fingerprint": sim.node("node1").unwrap().microceph_cluster_fingerprint(), "join_addresses": [format!("{ip1}:7443")]}));
-    let r = mc_join(&ceph(&sim, "node3"), "node3", ip3, 7443, &unknown, json!({})).await;
+    let unknown = b64(
+        &json!({"secret": "nope", "fingerprint": sim.node("node1").unwrap().microceph_cluster_fingerprint(), "join_addresses": [format!("{ip1}:7443")]}),
+    );
+    let r = mc_join(
+        &ceph(&sim, "node3"),
+        "node3",
+        ip3,
+        7443,
+        &unknown,
+        json!({}),
+    )
+    .await;
     assert_eq!(
         (r.status, r.error()),
         (
@@ -312,7 +351,14 @@ async fn microovn_keeps_each_members_encap_ip() {
     let sim = sim_of(2, McFamily::Core).await;
     let o1 = ovn(&sim, "node1");
     let ip1 = sim.node("node1").unwrap().ip();
-    let r = mc_bootstrap(&o1, "node1", ip1, 6443, json!({"ovn-encap-ip": "not-an-ip"})).await;
+    let r = mc_bootstrap(
+        &o1,
+        "node1",
+        ip1,
+        6443,
+        json!({"ovn-encap-ip": "not-an-ip"}),
+    )
+    .await;
     assert_eq!(r.status, 200, "{}", r.text);
     let token = mc_token(&o1, "node2").await;
     let ip2 = sim.node("node2").unwrap().ip();

@@ -642,7 +642,8 @@ impl McService {
             "extensions": self.extensions(),
         });
         // `joinWithToken` (`internal/rest/resources/control.go`, v2.0.4):
-        // a member it cannot reach is skipped without recording an error;
+        // a member it cannot reach, or whose certificate is not the
+        // token's, is skipped without recording an error;
         // a refusal is kept as the last error, whose status `SmartError`
         // keeps (the client's `api.StatusError`).
         let mut last: Option<ApiError> = None;
@@ -677,7 +678,12 @@ impl McService {
                         break;
                     }
                 },
-                Err(_) => {}
+                // Reaching the member and checking its certificate
+                // (`GetRemoteCertificate`, the fingerprint) fail silently;
+                // a failure of the request itself is the last error (a
+                // plain error: 500).
+                Err(e) if e.contains(": dial tcp ") || e.contains(": tls: ") => {}
+                Err(e) => last = Some(ApiError::internal(e)),
             }
         }
         let Some(resp) = response else {
