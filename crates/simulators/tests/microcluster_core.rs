@@ -189,7 +189,12 @@ async fn control_refusals() {
             )
             .await;
         assert_eq!(r.status, 200, "{}", r.text);
-        let r = c.post(control, json!({"bootstrap": true})).await;
+        let r = c
+            .post(
+                control,
+                json!({"bootstrap": true, "name": "node1", "address": address}),
+            )
+            .await;
         assert_eq!(
             (r.status, r.error()),
             (500, "Unable to initialize cluster: Database is online")
