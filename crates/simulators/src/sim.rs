@@ -13,7 +13,7 @@ use crate::faults::{FaultRule, FaultScript, Service};
 use crate::inventory::{Claims, Hardware, Inventory};
 use crate::lxd::{LxdDb, LxdOptions, LxdProfile, LxdService};
 use crate::microcluster::real_ceph::CephCli;
-use crate::microcluster::{McDb, McFamily, McService};
+use crate::microcluster::{McBehaviour, McDb, McFamily, McService};
 use crate::server::NodeCtl;
 
 /// Baseline durations of slow operations, multiplied by the time scale.
@@ -364,9 +364,11 @@ impl SimBuilder {
                 weak.clone(),
                 inventory.clone(),
                 claims.clone(),
-                self.timings,
-                self.real_ceph.clone(),
-                spec.microceph_family,
+                McBehaviour {
+                    timings: self.timings,
+                    real_ceph: self.real_ceph.clone(),
+                    family: spec.microceph_family,
+                },
             )?;
             let microovn = McService::new(
                 Service::Microovn,
@@ -374,9 +376,11 @@ impl SimBuilder {
                 weak,
                 inventory.clone(),
                 claims.clone(),
-                self.timings,
-                None,
-                McFamily::Core,
+                McBehaviour {
+                    timings: self.timings,
+                    real_ceph: None,
+                    family: McFamily::Core,
+                },
             )?;
             if let Ok(mut faults) = ctl.faults.lock() {
                 for rule in &self.call_rules {

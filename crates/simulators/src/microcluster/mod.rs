@@ -132,6 +132,17 @@ fn unavailable() -> ApiError {
     ApiError::new(503, "Database is not yet initialized")
 }
 
+/// How one simulated microcluster daemon behaves.
+#[derive(Debug, Clone)]
+pub(crate) struct McBehaviour {
+    /// Operation durations.
+    pub timings: Timings,
+    /// MicroCeph only: the real Ceph cluster answering pool calls.
+    pub real_ceph: Option<real_ceph::CephCli>,
+    /// The endpoint family served.
+    pub family: McFamily,
+}
+
 impl McService {
     pub(crate) fn new(
         kind: Service,
@@ -139,10 +150,13 @@ impl McService {
         fabric: Weak<Fabric>,
         inventory: Arc<Hardware>,
         claims: Arc<Claims>,
-        timings: Timings,
-        real_ceph: Option<real_ceph::CephCli>,
-        family: McFamily,
+        behaviour: McBehaviour,
     ) -> Result<Arc<Self>, crate::SimError> {
+        let McBehaviour {
+            timings,
+            real_ceph,
+            family,
+        } = behaviour;
         let hostname = inventory
             .get()
             .hostname
