@@ -195,6 +195,31 @@ fn three_hosts_form_a_cluster_over_unicast() {
     three_nodes(Contact::Unicast);
 }
 
+/// With MicroCeph reef (microcluster's older `/cluster` endpoints, through
+/// the agents' proxies for the joiners) the same preseed forms the same
+/// cluster: the golden state is the squid one (`three-nodes.json`) but for
+/// MicroCeph's version, which reef's server info does not carry.
+#[test]
+fn three_hosts_with_microceph_reef_form_the_same_cluster() {
+    let _serial = serial();
+    let options = SimOptions {
+        microceph_reef: true,
+        ..SimOptions::default()
+    };
+    let Some(mut tb) = testbed(3, &options) else {
+        return;
+    };
+    let file = tb.write(
+        "cluster.yaml",
+        &Seed::bootstrap(Contact::Unicast, 3).render(&tb.lab),
+    );
+    let hosts = names(1..=3);
+    let runs = run_all(&tb, &file, &hosts, Duration::ZERO);
+    all_succeeded(&runs);
+    assert_state(&mut tb, &hosts, "three-nodes-reef");
+    assert_rerun_changes_nothing(&tb, &file, &hosts, &hosts);
+}
+
 #[test]
 fn three_hosts_form_a_cluster_over_multicast() {
     three_nodes(Contact::Multicast);

@@ -301,6 +301,9 @@ pub struct SimOptions {
     pub time_scale: f64,
     /// A fault script (YAML) for `microcloud-sim --faults`.
     pub faults: Option<String>,
+    /// MicroCeph reef (`microcloud-sim --microceph reef`: the older
+    /// `/cluster` microcluster endpoints) instead of squid.
+    pub microceph_reef: bool,
 }
 
 impl Default for SimOptions {
@@ -308,6 +311,7 @@ impl Default for SimOptions {
         SimOptions {
             time_scale: 0.02,
             faults: None,
+            microceph_reef: false,
         }
     }
 }
@@ -359,6 +363,9 @@ impl Testbed {
             .arg("--state-dir")
             .arg(&state)
             .args(["--time-scale", &options.time_scale.to_string()]);
+        if options.microceph_reef {
+            command.args(["--microceph", "reef"]);
+        }
         if let Some(faults) = &options.faults {
             let path = dir.path().join("faults.yaml");
             std::fs::write(&path, faults).unwrap_or_else(|e| panic!("write faults: {e}"));

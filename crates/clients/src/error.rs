@@ -196,7 +196,8 @@ pub enum Error {
     /// A microcluster `POST /core/control` (bootstrap or join) failed. Not
     /// retried blindly: the daemon may already be (partly) initialised.
     #[error(
-        "{ctx}: the daemon refused to initialise ({status}): {message}; it may already be (partly) initialised: check `GET /core/1.0` and `GET /core/1.0/cluster` before retrying"
+        "{ctx}: the daemon refused to initialise ({status}): {message}; it may already be (partly) initialised: check `GET {public}` and `GET {public}/cluster` before retrying",
+        public = public_prefix(ctx)
     )]
     ControlFailed {
         /// The request.
@@ -472,6 +473,16 @@ pub const TRANSIENT_500_MESSAGES: &[&str] = &[
 /// (LXD's answer to the removed `password` field) and 505, which will not
 /// change on retry, and 500 unless its message names a passing condition
 /// ([`TRANSIENT_500_MESSAGES`]).
+/// The microcluster public prefix of the family a control request went to
+/// (`/cluster/control` → `/cluster/1.0`, else `/core/1.0`).
+fn public_prefix(ctx: &RequestContext) -> &'static str {
+    if ctx.path.starts_with("/cluster/") {
+        "/cluster/1.0"
+    } else {
+        "/core/1.0"
+    }
+}
+
 fn status_is_transient(status: u16, message: &str) -> bool {
     match status {
         500 => {

@@ -1,16 +1,44 @@
 //! The microcluster core API shared by the MicroCloud agent, MicroCeph and
 //! MicroOVN: readiness, bootstrap and join, join tokens, members.
 //!
-//! Paths (`canonical/microcluster:microcluster/types/server.go`):
-//! `core/1.0` (public), `core/control` (unix socket only: bootstrap, join,
-//! token issue and list). Bootstrap and join are synchronous
-//! `POST /core/control` calls that block until the daemon has finished, so
-//! they use the long request timeout.
+//! # Two endpoint families
+//!
+//! microcluster renamed its own endpoints from `/cluster/...` to
+//! `/core/...` (`canonical/microcluster` commit d0da9b5, "Rename core
+//! endpoints", 2024-06-06, first in v1.0.0; the rename also added the
+//! internal extension `internal:rename_core_endpoints`). Daemons built on a
+//! microcluster from before it serve the old [`Family::Cluster`]: MicroCeph
+//! reef (`v18.2.4+reef` vendors microcluster 3d587817830c, whose
+//! `internal/rest/types/server.go` defines `cluster/1.0`,
+//! `cluster/internal`, `cluster/control`). MicroCeph squid and newer
+//! (microcluster v2.0.5, v3) and MicroOVN 24.03 and newer (v2.0.5, v3)
+//! serve [`Family::Core`]. The families also differ in where tokens live:
+//!
+//! | call | [`Family::Core`] | [`Family::Cluster`] |
+//! |---|---|---|
+//! | server info, ready, members | `/core/1.0`, `/core/1.0/ready`, `/core/1.0/cluster` | `/cluster/1.0`, `/cluster/1.0/ready`, `/cluster/1.0/cluster` |
+//! | bootstrap, join | `POST /core/control` | `POST /cluster/control` |
+//! | issue, list tokens | `/core/control/tokens` | `/cluster/1.0/tokens` |
+//! | delete a token | `DELETE /core/1.0/tokens/<name>` | `DELETE /cluster/1.0/tokens/<name>` |
+//!
+//! [`MicroclusterClient`] finds the family once per daemon and keeps it
+//! (shared by the client's clones): it asks `GET /core/1.0`, and only when
+//! that answers 404 (an old daemon's catch-all `mux.NotFoundHandler`
+//! renders LXD's `response.NotFound(nil)`: 404 `not found`,
+//! `internal/daemon/daemon.go` at 3d587817830c) it asks `GET /cluster/1.0`.
+//! Any other failure is returned and nothing is kept, so the next call asks
+//! again.
+//!
+//! Bootstrap and join are synchronous `POST .../control` calls that block
+//! until the daemon has finished, so they use the long request timeout.
 //!
 //! Quirks handled here:
 //! * `extensions` is a bare string when there is exactly one, otherwise an
 //!   array (and `null` when Go's slice is nil); [`Extensions`] reads all
-//!   three and writes the first two as microcluster does;
+//!   three and writes the first two as microcluster does. A v2+ daemon
+//!   always lists two internal extensions, so an array; the old family
+//!   lists one (`internal:runtime_extension_v1`), so a bare string unless
+//!   the service adds its own;
 //! * `POST /core/control/tokens` returns the encoded token string itself as
 //!   `metadata`; [`JoinToken`] decodes it (base64 of JSON `{secret,
 //!   fingerprint, join_addresses}`);
@@ -23,10 +51,12 @@
 use std::collections::BTreeMap;
 use std::future::Future;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use base64::Engine as _;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use tokio::sync::OnceCell;
 
 use crate::rest::{CallOptions, NO_BODY, RestClient};
 use crate::wire::nullable;
@@ -64,6 +94,61 @@ impl<'de> Deserialize<'de> for Extensions {
             None => Extensions::default(),
             Some(Shape::One(s)) => Extensions(vec![s]),
             Some(Shape::Many(v)) => Extensions(v),
+        })
+    }
+}
+
+/// Which microcluster endpoint family a daemon serves (see the module
+/// documentation).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Family {
+    /// `/core/1.0`, `/core/control`, `/core/internal` (microcluster v1.0.0
+    /// and newer).
+    Core,
+    /// `/cluster/1.0`, `/cluster/control`, `/cluster/internal` (older
+    /// microcluster, as in MicroCeph reef).
+    Cluster,
+}
+
+impl Family {
+    /// The public endpoint prefix: `/core/1.0` or `/cluster/1.0`.
+    pub fn public(self) -> &'static str {
+        match self {
+            Family::Core => "/core/1.0",
+            Family::Cluster => "/cluster/1.0",
+        }
+    }
+
+    /// The unix-socket-only prefix: `/core/control` or `/cluster/control`.
+    pub fn control(self) -> &'static str {
+        match self {
+            Family::Core => "/core/control",
+            Family::Cluster => "/cluster/control",
+        }
+    }
+
+    /// Where tokens are issued and listed: `/core/control/tokens` (v2+:
+    /// `UnixEndpoints`) or `/cluster/1.0/tokens` (old: `PublicEndpoints`,
+    /// `internal/rest/resources/resources.go` at 3d587817830c).
+    pub fn tokens(self) -> &'static str {
+        match self {
+            Family::Core => "/core/control/tokens",
+            Family::Cluster => "/cluster/1.0/tokens",
+        }
+    }
+
+    /// One token record: `/core/1.0/tokens/<name>` or
+    /// `/cluster/1.0/tokens/<name>`.
+    pub fn token(self, name: &str) -> String {
+        format!("{}/tokens/{}", self.public(), encode_component(name))
+    }
+}
+
+impl std::fmt::Display for Family {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Family::Core => "core",
+            Family::Cluster => "cluster",
         })
     }
 }
@@ -135,12 +220,18 @@ impl Control {
     }
 }
 
-/// `POST /core/control/tokens`.
+/// `POST /core/control/tokens` (v2+: `internal/rest/types/tokens.go`
+/// `TokenRequest`). The old family's body is `TokenRecord{name, token}`
+/// (no expiry: its tokens never expire), so only `name` goes there.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TokenRequest {
     /// The joiner's name.
     pub name: String,
-    /// Validity in nanoseconds (Go `time.Duration`); 0 = never expires.
+    /// Validity in nanoseconds (Go `time.Duration`). microcluster v2+
+    /// (`internal/rest/resources/tokens.go` `tokensPost`, v2.0.4 and v3)
+    /// sets an expiry when it is not 0 (so a negative value gives a token
+    /// that has already expired), and never expires a token sent with 0.
+    /// A join with an expired token fails with 500 `Token expired`.
     pub expire_after: i64,
 }
 
@@ -163,7 +254,8 @@ pub struct TokenRecord {
     /// The encoded token.
     #[serde(default)]
     pub token: String,
-    /// RFC 3339 expiry (Go zero time when none).
+    /// RFC 3339 expiry (Go zero time when none; absent in the old
+    /// family).
     #[serde(default)]
     pub expires_at: String,
 }
@@ -244,10 +336,14 @@ impl JoinToken {
     }
 }
 
-/// The microcluster core calls, for any microcluster daemon.
+/// The microcluster core calls, for any microcluster daemon. Paths are
+/// given for [`Family::Core`]; a [`Family::Cluster`] daemon gets the same
+/// calls under its own paths.
 pub trait MicroclusterApi: Send + Sync {
-    /// `GET /core/1.0/ready`: 200 once the daemon finished starting
-    /// (503 before).
+    /// `GET /core/1.0/ready`: 200 once the daemon finished starting, 503
+    /// `Daemon is not ready yet` before (and 503 `Daemon is shutting
+    /// down`): `internal/rest/resources/ready.go` at v2.0.4, v3 and
+    /// 3d587817830c. Ready means started, not initialised.
     fn ready(&self) -> impl Future<Output = Result<(), Error>> + Send;
 
     /// `GET /core/1.0`.
@@ -297,20 +393,61 @@ pub trait MicroclusterApi: Send + Sync {
 #[derive(Debug, Clone)]
 pub struct MicroclusterClient {
     rest: RestClient,
+    /// The daemon's endpoint family, once known (shared by clones).
+    family: Arc<OnceCell<Family>>,
 }
 
 impl MicroclusterClient {
     /// A client for the microcluster daemon `service` at `transport`, on
     /// the node called `node`.
     pub fn new(transport: Transport, service: Service, node: &str) -> Self {
-        MicroclusterClient {
-            rest: RestClient::new(transport, service, node),
-        }
+        MicroclusterClient::from_rest(RestClient::new(transport, service, node))
     }
 
     /// A client from a configured [`RestClient`].
     pub fn from_rest(rest: RestClient) -> Self {
-        MicroclusterClient { rest }
+        MicroclusterClient {
+            rest,
+            family: Arc::new(OnceCell::new()),
+        }
+    }
+
+    /// The daemon's endpoint family: asked once (`GET /core/1.0`, then
+    /// `GET /cluster/1.0` when that is not found) and kept.
+    pub async fn family(&self) -> Result<Family, Error> {
+        if let Some(family) = self.family.get() {
+            return Ok(*family);
+        }
+        self.probe().await.map(|(family, _)| family)
+    }
+
+    /// Asks the daemon which family it serves; keeps the answer.
+    async fn probe(&self) -> Result<(Family, ServerInfo), Error> {
+        let found = match self.rest.get::<ServerInfo>(Family::Core.public()).await {
+            Ok(info) => (Family::Core, info),
+            Err(Error::Status { status: 404, .. }) => {
+                match self.rest.get::<ServerInfo>(Family::Cluster.public()).await {
+                    Ok(info) => (Family::Cluster, info),
+                    Err(Error::Status {
+                        ctx,
+                        status: 404,
+                        message,
+                    }) => {
+                        return Err(Error::Protocol {
+                            ctx,
+                            detail: format!(
+                                "neither GET /core/1.0 nor GET /cluster/1.0 exists ({message}): this is not a microcluster daemon; check the socket path"
+                            ),
+                        });
+                    }
+                    Err(other) => return Err(other),
+                }
+            }
+            Err(other) => return Err(other),
+        };
+        // A concurrent probe may have kept the same answer first.
+        let _ = self.family.set(found.0);
+        Ok(found)
     }
 
     /// The request layer.
@@ -319,11 +456,12 @@ impl MicroclusterClient {
     }
 
     async fn control(&self, body: &Control) -> Result<(), Error> {
+        let family = self.family().await?;
         match self
             .rest
             .sync_reply(
                 http::Method::POST,
-                "/core/control",
+                family.control(),
                 Some(body),
                 CallOptions::long(),
             )
@@ -346,19 +484,18 @@ impl MicroclusterClient {
 
 impl MicroclusterApi for MicroclusterClient {
     async fn ready(&self) -> Result<(), Error> {
+        let path = format!("{}/ready", self.family().await?.public());
         self.rest
-            .sync_reply(
-                http::Method::GET,
-                "/core/1.0/ready",
-                NO_BODY,
-                CallOptions::default(),
-            )
+            .sync_reply(http::Method::GET, &path, NO_BODY, CallOptions::default())
             .await
             .map(drop)
     }
 
     async fn server_info(&self) -> Result<ServerInfo, Error> {
-        self.rest.get("/core/1.0").await
+        match self.family.get() {
+            Some(family) => self.rest.get(family.public()).await,
+            None => self.probe().await.map(|(_, info)| info),
+        }
     }
 
     async fn bootstrap(
@@ -383,13 +520,19 @@ impl MicroclusterApi for MicroclusterClient {
     }
 
     async fn issue_token(&self, name: &str, expire_after: Duration) -> Result<String, Error> {
-        let path = "/core/control/tokens";
+        let family = self.family().await?;
+        let path = family.tokens();
+        let request = TokenRequest::new(name, expire_after);
+        let body = match family {
+            Family::Core => serde_json::json!(request),
+            Family::Cluster => serde_json::json!({ "name": request.name }),
+        };
         let token: String = self
             .rest
             .sync(
                 http::Method::POST,
                 path,
-                Some(&TokenRequest::new(name, expire_after)),
+                Some(&body),
                 CallOptions::default(),
             )
             .await?;
@@ -401,14 +544,15 @@ impl MicroclusterApi for MicroclusterClient {
     }
 
     async fn tokens(&self) -> Result<Vec<TokenRecord>, Error> {
+        let family = self.family().await?;
         self.rest
-            .get::<Option<Vec<TokenRecord>>>("/core/control/tokens")
+            .get::<Option<Vec<TokenRecord>>>(family.tokens())
             .await
             .map(Option::unwrap_or_default)
     }
 
     async fn delete_token(&self, name: &str) -> Result<(), Error> {
-        let path = format!("/core/1.0/tokens/{}", encode_component(name));
+        let path = self.family().await?.token(name);
         self.rest
             .sync_reply(http::Method::DELETE, &path, NO_BODY, CallOptions::default())
             .await
@@ -416,14 +560,19 @@ impl MicroclusterApi for MicroclusterClient {
     }
 
     async fn cluster_members(&self) -> Result<Vec<ClusterMember>, Error> {
+        let path = format!("{}/cluster", self.family().await?.public());
         self.rest
-            .get::<Option<Vec<ClusterMember>>>("/core/1.0/cluster")
+            .get::<Option<Vec<ClusterMember>>>(&path)
             .await
             .map(Option::unwrap_or_default)
     }
 
     async fn remove_member(&self, name: &str) -> Result<(), Error> {
-        let path = format!("/core/1.0/cluster/{}?force=1", encode_component(name));
+        let path = format!(
+            "{}/cluster/{}?force=1",
+            self.family().await?.public(),
+            encode_component(name)
+        );
         self.rest
             .sync_reply(http::Method::DELETE, &path, NO_BODY, CallOptions::default())
             .await
@@ -432,9 +581,17 @@ impl MicroclusterApi for MicroclusterClient {
 }
 
 /// Implements [`MicroclusterApi`] for a client type by delegating to its
-/// `core: MicroclusterClient` field.
+/// `core: MicroclusterClient` field, and gives it
+/// [`MicroclusterClient::family`].
 macro_rules! delegate_microcluster_api {
     ($ty:ty) => {
+        impl $ty {
+            /// The daemon's microcluster endpoint family (asked once, then
+            /// kept).
+            pub async fn family(&self) -> Result<$crate::microcluster::Family, $crate::Error> {
+                self.core.family().await
+            }
+        }
         impl $crate::microcluster::MicroclusterApi for $ty {
             async fn ready(&self) -> Result<(), $crate::Error> {
                 self.core.ready().await

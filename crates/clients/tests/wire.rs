@@ -15,7 +15,9 @@ use clients::lxd::{
     ServerPut, StoragePoolsPost, StorageVolumesPost, TokenField,
 };
 use clients::microceph::{ConfigEntry, DisksPost, PoolPut, ServiceEntry};
-use clients::microcluster::{ClusterMember, Control, Extensions, JoinToken, TokenRequest};
+use clients::microcluster::{
+    ClusterMember, Control, Extensions, Family, JoinToken, ServerInfo, TokenRecord, TokenRequest,
+};
 use clients::{Error, microceph, microovn, paths};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -291,6 +293,67 @@ fn extensions_are_string_or_array() {
     let members: Vec<ClusterMember> =
         serde_json::from_value(metadata("microcluster/cluster.response.json")).unwrap();
     assert_eq!(members[2].extensions.0.len(), 1);
+}
+
+/// Both endpoint families: the paths each call goes to, and the server
+/// info and token list each family's daemon gives (the old one has no
+/// `version` and no `expires_at`; v2+ always lists two internal
+/// extensions). docs/contracts/microcluster.md has the sources.
+#[test]
+fn microcluster_families_paths_and_shapes() {
+    for (family, public, control, tokens, token) in [
+        (
+            Family::Core,
+            "/core/1.0",
+            "/core/control",
+            "/core/control/tokens",
+            "/core/1.0/tokens/a%20b",
+        ),
+        (
+            Family::Cluster,
+            "/cluster/1.0",
+            "/cluster/control",
+            "/cluster/1.0/tokens",
+            "/cluster/1.0/tokens/a%20b",
+        ),
+    ] {
+        assert_eq!(
+            (
+                family.public(),
+                family.control(),
+                family.tokens(),
+                family.token("a b").as_str()
+            ),
+            (public, control, tokens, token)
+        );
+    }
+    let reef: ServerInfo =
+        serde_json::from_value(metadata("microcluster/server-info-reef.response.json")).unwrap();
+    assert_eq!(
+        (reef.version.as_str(), reef.extensions.0.clone()),
+        ("", vec!["internal:runtime_extension_v1".to_owned()])
+    );
+    let squid: ServerInfo =
+        serde_json::from_value(metadata("microcluster/server-info-squid.response.json")).unwrap();
+    assert_eq!(
+        (squid.version.as_str(), squid.extensions.0.clone()),
+        (
+            "19.2.0",
+            vec![
+                "internal:runtime_extension_v1".to_owned(),
+                "internal:rename_core_endpoints".to_owned()
+            ]
+        )
+    );
+    let records: Vec<TokenRecord> =
+        serde_json::from_value(metadata("microcluster/tokens-cluster.response.json")).unwrap();
+    assert_eq!(
+        (records[0].name.as_str(), records[0].expires_at.as_str()),
+        ("node2", "")
+    );
+    let records: Vec<TokenRecord> =
+        serde_json::from_value(metadata("microcluster/tokens.response.json")).unwrap();
+    assert_eq!(records[0].expires_at, "2026-11-21T06:00:00Z");
 }
 
 #[test]

@@ -28,6 +28,11 @@ async fn form_and_rerun(profile: LxdProfile) {
         "a fresh cluster has nothing already done but the member check, which changes nothing"
     );
     let before = state(&sim).await;
+    // Each member's switch has the underlay address the preseed gave it.
+    assert_eq!(
+        before["ovn_encap_ips"],
+        serde_json::json!({"node1": "10.20.0.1", "node2": "10.20.0.2", "node3": "10.20.0.3"})
+    );
     assert!(
         before["cluster"]["lxd"]["storage_pools"]
             .as_array()

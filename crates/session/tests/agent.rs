@@ -191,6 +191,66 @@ async fn the_proxy_reaches_simulated_lxd_and_microceph_through_the_typed_clients
     setup.run.await.unwrap().unwrap();
 }
 
+/// The agent forwards every path under a service's prefix, so both
+/// microcluster endpoint families pass: a MicroCeph reef (`/cluster/...`)
+/// and a MicroOVN (`/core/...`) behind one agent, each found and used
+/// through the typed clients, control socket calls included.
+#[tokio::test]
+async fn the_proxy_passes_both_microcluster_families() {
+    use clients::microcluster::Family;
+    use clients::microovn::MicroOvnClient;
+    let sim = simulators::SimBuilder::new()
+        .nodes(1)
+        .microceph_family(simulators::McFamily::Cluster)
+        .time_scale(0.0)
+        .start()
+        .await
+        .unwrap();
+    let node = sim.node("node1").unwrap();
+    let sockets = ServiceSockets {
+        lxd: node.lxd_socket(),
+        microceph: node.microceph_socket(),
+        microovn: node.microovn_socket(),
+    };
+    let setup = start(41, sockets, Duration::from_secs(30)).await;
+    let agent = setup.client();
+    let ceph = MicroCephClient::new(
+        agent.service_transport(ProxiedService::MicroCeph),
+        "micro02",
+    );
+    let ovn = MicroOvnClient::new(agent.service_transport(ProxiedService::MicroOvn), "micro02");
+    ceph.ready().await.unwrap();
+    ovn.ready().await.unwrap();
+    let address = |port: u16| SocketAddr::new(node.ip(), port);
+    ceph.bootstrap("node1", address(7443), &Default::default())
+        .await
+        .unwrap();
+    ovn.bootstrap("node1", address(6443), &Default::default())
+        .await
+        .unwrap();
+    assert!(
+        !ceph
+            .issue_token("node2", Duration::from_secs(60))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(
+        !ovn.issue_token("node2", Duration::from_secs(60))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(ceph.family().await.unwrap(), Family::Cluster);
+    assert_eq!(ovn.family().await.unwrap(), Family::Core);
+    assert_eq!(ceph.cluster_members().await.unwrap().len(), 1);
+    assert_eq!(ovn.tokens().await.unwrap().len(), 1);
+    assert_eq!(ceph.tokens().await.unwrap().len(), 1);
+
+    agent.finish(&Finish::new(true, "done")).await.unwrap();
+    setup.run.await.unwrap().unwrap();
+}
+
 #[tokio::test]
 async fn the_proxy_forwards_method_path_query_headers_and_body_verbatim() {
     let dir = tempfile::tempdir().unwrap();

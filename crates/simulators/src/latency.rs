@@ -171,6 +171,7 @@ impl LatencyModel {
             microcluster_bootstrap: o.microcluster_bootstrap.duration(),
             microcluster_join: o.microcluster_join.duration(),
             ceph_disk_add: o.microceph_disk_add.duration(),
+            ..Timings::default()
         }
     }
 

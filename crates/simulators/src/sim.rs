@@ -13,7 +13,7 @@ use crate::faults::{FaultRule, FaultScript, Service};
 use crate::inventory::{Claims, Hardware, Inventory};
 use crate::lxd::{LxdDb, LxdOptions, LxdProfile, LxdService};
 use crate::microcluster::real_ceph::CephCli;
-use crate::microcluster::{McDb, McService};
+use crate::microcluster::{McBehaviour, McDb, McFamily, McService};
 use crate::server::NodeCtl;
 
 /// Baseline durations of slow operations, multiplied by the time scale.
@@ -39,6 +39,9 @@ pub struct Timings {
     pub microcluster_join: Duration,
     /// One MicroCeph OSD.
     pub ceph_disk_add: Duration,
+    /// A microcluster daemon's start (socket served, `GET .../ready` 503
+    /// until it is over). 0 by default: started at once.
+    pub microcluster_start: Duration,
 }
 
 impl Default for Timings {
@@ -53,6 +56,7 @@ impl Default for Timings {
             microcluster_bootstrap: Duration::from_millis(1000),
             microcluster_join: Duration::from_millis(1000),
             ceph_disk_add: Duration::from_millis(2300),
+            microcluster_start: Duration::ZERO,
         }
     }
 }
@@ -151,6 +155,9 @@ pub struct NodeSpec {
     pub storage_drivers: Vec<String>,
     /// Inventory fixture JSON (placeholders allowed); `None` = embedded.
     pub inventory_json: Option<String>,
+    /// The microcluster endpoint family MicroCeph serves (`Cluster`:
+    /// MicroCeph reef).
+    pub microceph_family: McFamily,
 }
 
 impl NodeSpec {
@@ -165,11 +172,17 @@ impl NodeSpec {
                 .map(String::from)
                 .to_vec(),
             inventory_json: None,
+            microceph_family: McFamily::Core,
         }
     }
     /// Sets the LXD profile.
     pub fn profile(mut self, p: LxdProfile) -> Self {
         self.lxd_profile = p;
+        self
+    }
+    /// Sets MicroCeph's microcluster endpoint family.
+    pub fn microceph_family(mut self, family: McFamily) -> Self {
+        self.microceph_family = family;
         self
     }
     /// Sets the inventory fixture.
@@ -231,6 +244,14 @@ impl SimBuilder {
     pub fn profile(mut self, p: LxdProfile) -> Self {
         for s in &mut self.specs {
             s.lxd_profile = p;
+        }
+        self
+    }
+    /// Sets MicroCeph's microcluster endpoint family on every node added
+    /// so far (`McFamily::Cluster`: MicroCeph reef).
+    pub fn microceph_family(mut self, family: McFamily) -> Self {
+        for s in &mut self.specs {
+            s.microceph_family = family;
         }
         self
     }
@@ -343,8 +364,11 @@ impl SimBuilder {
                 weak.clone(),
                 inventory.clone(),
                 claims.clone(),
-                self.timings,
-                self.real_ceph.clone(),
+                McBehaviour {
+                    timings: self.timings,
+                    real_ceph: self.real_ceph.clone(),
+                    family: spec.microceph_family,
+                },
             )?;
             let microovn = McService::new(
                 Service::Microovn,
@@ -352,8 +376,11 @@ impl SimBuilder {
                 weak,
                 inventory.clone(),
                 claims.clone(),
-                self.timings,
-                None,
+                McBehaviour {
+                    timings: self.timings,
+                    real_ceph: None,
+                    family: McFamily::Core,
+                },
             )?;
             if let Ok(mut faults) = ctl.faults.lock() {
                 for rule in &self.call_rules {

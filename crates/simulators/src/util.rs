@@ -40,21 +40,37 @@ pub(crate) fn uuid_v4() -> String {
     )
 }
 
-/// microcluster's `ValidateFQDN`-like check for member and token names:
-/// 1-255 characters, labels of 1-63 `[A-Za-z0-9-]` not starting or ending
-/// with `-`, separated by dots.
-pub(crate) fn valid_fqdn(name: &str) -> bool {
-    !name.is_empty()
-        && name.len() <= 255
-        && name.split('.').all(|label| {
-            !label.is_empty()
-                && label.len() <= 63
-                && !label.starts_with('-')
-                && !label.ends_with('-')
-                && label
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b == b'-')
-        })
+/// microcluster's `ValidateFQDN` for member and token names
+/// (`internal/utils/validation.go` at v2.0.4 and v3; `validateFQDN` in
+/// `internal/rest/resources/control.go` at 3d587817830c): 1-255
+/// characters, then every dot-separated label through LXD's
+/// `validate.IsHostname` (`shared/validate/validate.go`). `Err` carries
+/// their message.
+pub(crate) fn validate_fqdn(name: &str) -> Result<(), &'static str> {
+    if name.is_empty() || name.len() > 255 {
+        return Err("Name must be 1-255 characters long");
+    }
+    for label in name.split('.') {
+        if label.is_empty() || label.len() > 63 {
+            return Err("Name must be 1-63 characters long");
+        }
+        if label.starts_with('-') {
+            return Err("Name must not start with \"-\" character");
+        }
+        if label.ends_with('-') {
+            return Err("Name must not end with \"-\" character");
+        }
+        if label.parse::<u64>().is_ok() {
+            return Err("Name cannot be a number");
+        }
+        if !label
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        {
+            return Err("Name can only contain alphanumeric and hyphen characters");
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -71,12 +87,21 @@ mod tests {
 
     #[test]
     fn fqdn() {
-        assert!(valid_fqdn("node1"));
-        assert!(valid_fqdn("node-1.example.com"));
-        assert!(!valid_fqdn(""));
-        assert!(!valid_fqdn("-node"));
-        assert!(!valid_fqdn("no_de"));
-        assert!(!valid_fqdn("a..b"));
+        assert_eq!(validate_fqdn("node1"), Ok(()));
+        assert_eq!(validate_fqdn("node-1.example.com"), Ok(()));
+        for (name, message) in [
+            ("", "Name must be 1-255 characters long"),
+            ("-node", "Name must not start with \"-\" character"),
+            ("node-", "Name must not end with \"-\" character"),
+            (
+                "no_de",
+                "Name can only contain alphanumeric and hyphen characters",
+            ),
+            ("a..b", "Name must be 1-63 characters long"),
+            ("node.42", "Name cannot be a number"),
+        ] {
+            assert_eq!(validate_fqdn(name), Err(message), "{name:?}");
+        }
     }
 
     #[test]

@@ -257,7 +257,7 @@ async fn microcluster_join_fails_when_the_member_hangs_up() {
         (
             500,
             format!(
-                "Failed to join cluster with the given join token: Post \"https://{ip1}:7443/core/internal/cluster\": EOF"
+                "1 join attempts were unsuccessful. Last error: Post \"https://{ip1}:7443/core/internal/cluster\": EOF"
             )
         )
     );

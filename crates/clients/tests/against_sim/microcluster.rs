@@ -3,17 +3,28 @@
 
 use clients::error::DiskFailure;
 use clients::microceph::{ConfigEntry, DisksPost, MicroCephApi, PoolPut};
-use clients::microcluster::{JoinToken, MicroclusterApi, MicroclusterClient};
+use clients::microcluster::{Family, JoinToken, MicroclusterApi, MicroclusterClient};
 use clients::microovn::{MicroOvnApi, init_config, northbound_connection};
 use clients::transport::Transport;
 use clients::{Error, Service};
-use simulators::{LxdProfile, NodeSpec, SimBuilder};
+use simulators::{LxdProfile, McFamily, NodeSpec, SimBuilder};
 
 use crate::support::*;
 
-/// The same core scenario for both microcluster daemons.
-async fn core_lifecycle(service: Service) {
-    let sim = sim(3, LxdProfile::Current).await;
+/// The same core scenario for both microcluster daemons and both endpoint
+/// families (MicroCeph reef serves the old `/cluster` one).
+async fn core_lifecycle(service: Service, family: McFamily) {
+    let sim = SimBuilder::new()
+        .nodes(3)
+        .microceph_family(family)
+        .time_scale(TIME_SCALE)
+        .start()
+        .await
+        .unwrap();
+    let (expected, public, control) = match family {
+        McFamily::Core => (Family::Core, "/core/1.0", "/core/control"),
+        McFamily::Cluster => (Family::Cluster, "/cluster/1.0", "/cluster/control"),
+    };
     let (port, client): (u16, fn(&simulators::Sim, &str) -> MicroclusterClient) = match service {
         Service::MicroCeph => (CEPH_PORT, |s, n| {
             MicroclusterClient::new(
@@ -38,6 +49,7 @@ async fn core_lifecycle(service: Service) {
 
     // Before bootstrap: ready, not initialised, no cluster yet (503).
     c1.ready().await.unwrap();
+    assert_eq!(c1.family().await.unwrap(), expected);
     let info = c1.server_info().await.unwrap();
     assert_eq!(
         (info.name.as_str(), info.address.as_str(), info.ready),
@@ -48,7 +60,7 @@ async fn core_lifecycle(service: Service) {
     assert_eq!(
         e.to_string(),
         format!(
-            "{service} on node node1, GET /core/1.0/cluster: the service answered 503: Database is not yet initialized"
+            "{service} on node node1, GET {public}/cluster: the service answered 503: Database is not yet initialized"
         )
     );
 
@@ -59,10 +71,14 @@ async fn core_lifecycle(service: Service) {
     let info = c1.server_info().await.unwrap();
     assert!(info.ready);
     assert_eq!(info.address, mc_addr(&sim, "node1", port).to_string());
-    // MicroCeph advertises one extension (a bare JSON string), MicroOVN
-    // several (an array); both decode.
-    let want: &[&str] = match service {
-        Service::MicroCeph => &["internal:runtime_extension_v1"],
+    // microcluster v2+ lists two internal extensions, MicroOVN one more
+    // (arrays); the old family one (a bare JSON string); all decode.
+    let want: &[&str] = match (service, family) {
+        (Service::MicroCeph, McFamily::Cluster) => &["internal:runtime_extension_v1"],
+        (Service::MicroCeph, McFamily::Core) => &[
+            "internal:runtime_extension_v1",
+            "internal:rename_core_endpoints",
+        ],
         _ => &[
             "internal:runtime_extension_v1",
             "internal:rename_core_endpoints",
@@ -79,7 +95,7 @@ async fn core_lifecycle(service: Service) {
     assert_eq!(
         e.to_string(),
         format!(
-            "{service} on node node1, POST /core/control: the daemon refused to initialise (500): Unable to initialize cluster: Database is online; it may already be (partly) initialised: check `GET /core/1.0` and `GET /core/1.0/cluster` before retrying"
+            "{service} on node node1, POST {control}: the daemon refused to initialise (500): Unable to initialize cluster: Database is online; it may already be (partly) initialised: check `GET {public}` and `GET {public}/cluster` before retrying"
         )
     );
 
@@ -104,16 +120,91 @@ async fn core_lifecycle(service: Service) {
             .collect::<Vec<_>>(),
         [("node2", token.as_str())]
     );
+    // v2+ lists the expiry (Go's zero time for none); the old family has
+    // no expiry at all.
+    let no_expiry = match family {
+        McFamily::Core => "0001-01-01T00:00:00Z",
+        McFamily::Cluster => "",
+    };
+    c1.delete_token("node2").await.unwrap();
+    c1.issue_token("node2", std::time::Duration::ZERO)
+        .await
+        .unwrap();
+    assert_eq!(c1.tokens().await.unwrap()[0].expires_at, no_expiry);
     c1.delete_token("node2").await.unwrap();
     assert!(c1.tokens().await.unwrap().is_empty());
     let e = c1.delete_token("node2").await.unwrap_err();
     assert_eq!((e.status(), e.is_transient()), (Some(404), false));
+    let record = match family {
+        McFamily::Core => "CoreTokenRecord",
+        McFamily::Cluster => "InternalTokenRecord",
+    };
     assert_eq!(
         e.to_string(),
         format!(
-            "{service} on node node1, DELETE /core/1.0/tokens/node2: the service answered 404: CoreTokenRecord not found"
+            "{service} on node node1, DELETE {public}/tokens/node2: the service answered 404: {record} not found"
         )
     );
+
+    // Removing a member that does not exist.
+    let e = c1.remove_member("nope").await.unwrap_err();
+    assert_eq!((e.status(), e.is_transient()), (Some(500), false));
+    assert_eq!(
+        e.to_string(),
+        format!(
+            "{service} on node node1, DELETE {public}/cluster/nope?force=1: the service answered 500: No remote exists with the given name \"nope\""
+        )
+    );
+
+    // Control requests a real daemon refuses: bootstrap with a token (a
+    // plain error, 500), an empty name (v2+: 400 from `ValidateFQDN`; old:
+    // a plain error, 500).
+    let c2 = client(&sim, "node2");
+    let both = clients::microcluster::Control {
+        join_token: "x".to_owned(),
+        ..clients::microcluster::Control::bootstrap(
+            "node2",
+            mc_addr(&sim, "node2", port),
+            Default::default(),
+        )
+    };
+    let e = c2
+        .rest()
+        .sync_reply(
+            http::Method::POST,
+            control,
+            Some(&both),
+            clients::rest::CallOptions::default(),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        format!(
+            "{service} on node node2, POST {control}: the service answered 500: Invalid options - received join token and bootstrap flag"
+        )
+    );
+    let e = c2
+        .bootstrap("", mc_addr(&sim, "node2", port), &config(2))
+        .await
+        .unwrap_err();
+    let (status, message) = match family {
+        McFamily::Core => (
+            400,
+            "Cluster member name \"\" is not a valid FQDN: Name must be 1-255 characters long",
+        ),
+        McFamily::Cluster => (
+            500,
+            "Invalid cluster member name \"\": Name must be 1-255 characters long",
+        ),
+    };
+    assert_eq!(
+        e.to_string(),
+        format!(
+            "{service} on node node2, POST {control}: the daemon refused to initialise ({status}): {message}; it may already be (partly) initialised: check `GET {public}` and `GET {public}/cluster` before retrying"
+        )
+    );
+    assert!(!c2.server_info().await.unwrap().ready);
 
     // The join name must be the token's name.
     let token = c1.issue_token("node2", HOUR).await.unwrap();
@@ -125,7 +216,7 @@ async fn core_lifecycle(service: Service) {
     assert_eq!(
         e.to_string(),
         format!(
-            "{service} on node node3, POST /core/control: the daemon refused to initialise (500): Failed to join cluster with the given join token: Joining server certificate SAN does not contain join token name; it may already be (partly) initialised: check `GET /core/1.0` and `GET /core/1.0/cluster` before retrying"
+            "{service} on node node3, POST {control}: the daemon refused to initialise (500): 1 join attempts were unsuccessful. Last error: Joining server certificate SAN does not contain join token name; it may already be (partly) initialised: check `GET {public}` and `GET {public}/cluster` before retrying"
         )
     );
 
@@ -164,7 +255,7 @@ async fn core_lifecycle(service: Service) {
         assert_eq!(members, want, "seen from {name}");
     }
 
-    // Over HTTPS with an unknown certificate only `GET /core/1.0` answers.
+    // Over HTTPS with an unknown certificate only the server info answers.
     let https = MicroclusterClient::new(
         Transport::https(
             &mc_addr(&sim, "node2", port).to_string(),
@@ -181,21 +272,71 @@ async fn core_lifecycle(service: Service) {
     assert_eq!(
         e.to_string(),
         format!(
-            "{service} on node node2, GET /core/1.0/cluster: the service answered 403: not authorized"
+            "{service} on node node2, GET {public}/cluster: the service answered 403: not authorized"
         )
     );
+    // Tokens: control socket only (v2+: 404 over HTTPS); old family:
+    // public but trusted only (403).
     let e = https.issue_token("node4", HOUR).await.unwrap_err();
-    assert_eq!(e.status(), Some(403), "{e}");
+    let want = match family {
+        McFamily::Core => 404,
+        McFamily::Cluster => 403,
+    };
+    assert_eq!(e.status(), Some(want), "{e}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn microceph_ready_bootstrap_tokens_join_members() {
-    core_lifecycle(Service::MicroCeph).await;
+    core_lifecycle(Service::MicroCeph, McFamily::Core).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn microceph_reef_cluster_family_ready_bootstrap_tokens_join_members() {
+    core_lifecycle(Service::MicroCeph, McFamily::Cluster).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn microovn_ready_bootstrap_tokens_join_members() {
-    core_lifecycle(Service::MicroOvn).await;
+    core_lifecycle(Service::MicroOvn, McFamily::Core).await;
+}
+
+/// `GET .../ready` answers 503 `Daemon is not ready yet` while the daemon
+/// starts (transient), then 200; the family is found meanwhile (the
+/// server info answers from the start).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ready_is_503_until_the_daemon_has_started() {
+    for family in [McFamily::Core, McFamily::Cluster] {
+        let sim = SimBuilder::new()
+            .nodes(1)
+            .microceph_family(family)
+            .timings(simulators::Timings {
+                microcluster_start: std::time::Duration::from_millis(1500),
+                ..simulators::Timings::default()
+            })
+            .time_scale(1.0)
+            .start()
+            .await
+            .unwrap();
+        let c = MicroclusterClient::new(
+            Transport::unix(node(&sim, "node1").microceph_socket()),
+            Service::MicroCeph,
+            "node1",
+        );
+        let e = c.ready().await.unwrap_err();
+        assert_eq!((e.status(), e.is_transient()), (Some(503), true));
+        let public = match family {
+            McFamily::Core => "/core/1.0",
+            McFamily::Cluster => "/cluster/1.0",
+        };
+        assert_eq!(
+            e.to_string(),
+            format!(
+                "MicroCeph on node node1, GET {public}/ready: the service answered 503: Daemon is not ready yet"
+            )
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(1700)).await;
+        c.ready().await.unwrap();
+    }
 }
 
 fn disks(paths: &[&str]) -> DisksPost {
@@ -526,7 +667,8 @@ async fn microovn_services_encap_ip_and_northbound_connection() {
     assert_eq!(nb, want.join(","));
     assert_eq!(Some(nb), sim.ovn_northbound_connection());
 
-    // A bad encapsulation IP fails the bootstrap hook.
+    // MicroOVN does not check the encapsulation IP: it goes to OVS as it
+    // is (`microovn/ovn/bootstrap.go`, branch-24.03).
     let other = simulators::SimBuilder::new()
         .nodes(1)
         .time_scale(TIME_SCALE)
@@ -535,14 +677,12 @@ async fn microovn_services_encap_ip_and_northbound_connection() {
         .unwrap();
     let mut config = init_config(encap_ip(1));
     config.insert("ovn-encap-ip".to_owned(), "nope".to_owned());
-    let e = ovn(&other, "node1")
+    ovn(&other, "node1")
         .bootstrap("node1", mc_addr(&other, "node1", OVN_PORT), &config)
         .await
-        .unwrap_err();
-    assert_eq!(e.status(), Some(500));
-    assert!(!e.is_transient());
+        .unwrap();
     assert_eq!(
-        e.to_string(),
-        "MicroOVN on node node1, POST /core/control: the daemon refused to initialise (500): Failed to run post-bootstrap hook: invalid ovn-encap-ip \"nope\"; it may already be (partly) initialised: check `GET /core/1.0` and `GET /core/1.0/cluster` before retrying"
+        node(&other, "node1").ovn_encap_ip().as_deref(),
+        Some("nope")
     );
 }

@@ -49,7 +49,7 @@ async fn tls_with_the_pinned_fingerprint_succeeds_and_presents_the_client_certif
         vec![Expect::new(
             "GET",
             "/core/1.0",
-            Reply::fixture(200, "microcluster/server-info-one-extension.response.json"),
+            Reply::fixture(200, "microcluster/server-info-squid.response.json"),
         )],
         &server_id,
     )
@@ -186,6 +186,7 @@ async fn connection_refused_over_tcp_is_transient() {
 
 #[tokio::test]
 async fn missing_and_stale_unix_sockets_are_transient() {
+    // The first request to a microcluster daemon is the family probe.
     let missing = temp_socket_path();
     let err = MicroclusterClient::new(Transport::unix(&missing), Service::MicroOvn, "node1")
         .ready()
@@ -194,7 +195,7 @@ async fn missing_and_stale_unix_sockets_are_transient() {
     assert_eq!(
         err.to_string(),
         format!(
-            "MicroOVN on node node1, GET /core/1.0/ready: cannot connect to unix socket {}; check that the service is running there and that the socket path or address is right",
+            "MicroOVN on node node1, GET /core/1.0: cannot connect to unix socket {}; check that the service is running there and that the socket path or address is right",
             missing.display()
         )
     );
@@ -253,7 +254,15 @@ async fn a_connection_closed_without_answer_is_transient() {
 }
 
 async fn status_error(reply: Reply) -> Error {
-    let (server, path) = Server::unix(vec![Expect::new("GET", "/core/1.0/cluster", reply)]).await;
+    let (server, path) = Server::unix(vec![
+        Expect::new(
+            "GET",
+            "/core/1.0",
+            Reply::fixture(200, "microcluster/server-info-squid.response.json"),
+        ),
+        Expect::new("GET", "/core/1.0/cluster", reply),
+    ])
+    .await;
     let err = MicroclusterClient::new(Transport::unix(&path), Service::MicroCeph, "node1")
         .cluster_members()
         .await

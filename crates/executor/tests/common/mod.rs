@@ -396,9 +396,18 @@ pub fn dependants(plan: &Plan, step: &str) -> BTreeSet<String> {
 /// written `<net>.` so that the states of two simulations compare.
 pub async fn state(sim: &Sim) -> Value {
     let inv = inventory(sim).await;
+    // What each member's Open vSwitch keeps as its OVN encapsulation IP
+    // (MicroOVN sets it at bootstrap or join and no API returns it), read
+    // from the simulator rather than from what the tool meant to send.
+    let encap_ips: BTreeMap<String, Option<String>> = sim
+        .nodes()
+        .iter()
+        .map(|n| (n.name().to_owned(), n.ovn_encap_ip()))
+        .collect();
     let mut v = serde_json::json!({
         "systems": inv.systems().collect::<Vec<_>>(),
         "cluster": inv.cluster(),
+        "ovn_encap_ips": encap_ips,
     });
     let IpAddr::V4(first) = sim.nodes()[0].ip() else {
         panic!("simulated nodes have IPv4 addresses")

@@ -7,7 +7,9 @@ use std::path::PathBuf;
 
 use anyhow::{Context as _, bail};
 use clap::{Parser, ValueEnum};
-use simulators::{CephCli, FaultScript, LatencyModel, LxdProfile, NodeSpec, Service, SimBuilder};
+use simulators::{
+    CephCli, FaultScript, LatencyModel, LxdProfile, McFamily, NodeSpec, Service, SimBuilder,
+};
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
 enum Profile {
@@ -15,6 +17,25 @@ enum Profile {
     Legacy,
     /// LXD 6.8+.
     Current,
+}
+
+/// Which microcluster MicroCeph is built on.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum MicroCeph {
+    /// squid and newer: microcluster v2+, `/core` endpoints.
+    Squid,
+    /// reef (18.2): microcluster from before the rename, `/cluster`
+    /// endpoints.
+    Reef,
+}
+
+impl From<MicroCeph> for McFamily {
+    fn from(m: MicroCeph) -> Self {
+        match m {
+            MicroCeph::Squid => McFamily::Core,
+            MicroCeph::Reef => McFamily::Cluster,
+        }
+    }
 }
 
 impl From<Profile> for LxdProfile {
@@ -66,6 +87,11 @@ struct Args {
     /// LXD behaviour profile of every node.
     #[arg(long, value_enum, default_value = "current")]
     profile: Profile,
+    /// MicroCeph's microcluster endpoint family on every node: `reef`
+    /// serves `/cluster/1.0` and `/cluster/control`, `squid` (and newer)
+    /// `/core/...`.
+    #[arg(long, value_enum, default_value = "squid")]
+    microceph: MicroCeph,
     /// Per-node profile override, `NODE=legacy|current` (repeatable).
     #[arg(long = "node-profile", value_name = "NODE=PROFILE")]
     node_profile: Vec<String>,
@@ -170,7 +196,9 @@ async fn run(args: Args) -> anyhow::Result<()> {
             .find(|(n, _)| *n == name)
             .map(|(_, p)| *p)
             .unwrap_or(args.profile.into());
-        let mut spec = NodeSpec::new(&name).profile(profile);
+        let mut spec = NodeSpec::new(&name)
+            .profile(profile)
+            .microceph_family(args.microceph.into());
         if let Some(inv) = &inventory {
             spec = spec.inventory(inv);
         }

@@ -20,6 +20,7 @@
 //! dqlite roles beyond a static voter/stand-by assignment, heartbeats.
 
 pub(crate) mod ceph;
+mod core_api;
 pub(crate) mod ovn;
 pub(crate) mod real_ceph;
 
@@ -32,13 +33,36 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use time::OffsetDateTime;
 
-use crate::clock::{GO_ZERO_TIME, rfc3339};
 use crate::faults::Service;
 use crate::http::{ApiError, Config, Reply, Request, percent_decode};
 use crate::inventory::{Claims, Hardware};
 use crate::server::{BoxFuture, Handler, Listeners, NodeCtl, go_status_text, peer_request};
 use crate::sim::{Fabric, Timings};
 use crate::tls::{Identity, Pin};
+
+/// Which microcluster endpoint family a simulated daemon serves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum McFamily {
+    /// `/core/...`: microcluster v1.0.0 and newer (MicroCeph squid and
+    /// newer, MicroOVN 24.03 and newer). Lists the internal extensions
+    /// `internal:runtime_extension_v1` and `internal:rename_core_endpoints`.
+    #[default]
+    Core,
+    /// `/cluster/...`: microcluster from before the rename, as MicroCeph
+    /// reef vendors it (`v18.2.4+reef` go.mod: microcluster
+    /// 3d587817830c). Tokens on the public API and without expiry, no
+    /// `version` in the server info, one internal extension (a bare
+    /// string).
+    Cluster,
+}
+
+/// The three core APIs of one family.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Api {
+    Public,
+    Control,
+    Internal,
+}
 
 #[derive(Debug, Clone)]
 pub(crate) struct McMember {
@@ -89,6 +113,10 @@ pub(crate) struct McService {
     disk_lock: tokio::sync::Mutex<()>,
     /// MicroCeph only: the real Ceph cluster answering pool calls.
     real_ceph: Option<real_ceph::CephCli>,
+    /// The endpoint family this daemon serves.
+    family: McFamily,
+    /// Whether the daemon has finished starting (`GET .../ready`).
+    started: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl std::fmt::Debug for McService {
@@ -104,6 +132,17 @@ fn unavailable() -> ApiError {
     ApiError::new(503, "Database is not yet initialized")
 }
 
+/// How one simulated microcluster daemon behaves.
+#[derive(Debug, Clone)]
+pub(crate) struct McBehaviour {
+    /// Operation durations.
+    pub timings: Timings,
+    /// MicroCeph only: the real Ceph cluster answering pool calls.
+    pub real_ceph: Option<real_ceph::CephCli>,
+    /// The endpoint family served.
+    pub family: McFamily,
+}
+
 impl McService {
     pub(crate) fn new(
         kind: Service,
@@ -111,9 +150,13 @@ impl McService {
         fabric: Weak<Fabric>,
         inventory: Arc<Hardware>,
         claims: Arc<Claims>,
-        timings: Timings,
-        real_ceph: Option<real_ceph::CephCli>,
+        behaviour: McBehaviour,
     ) -> Result<Arc<Self>, crate::SimError> {
+        let McBehaviour {
+            timings,
+            real_ceph,
+            family,
+        } = behaviour;
         let hostname = inventory
             .get()
             .hostname
@@ -133,6 +176,8 @@ impl McService {
             timings,
             disk_lock: tokio::sync::Mutex::new(()),
             real_ceph,
+            family,
+            started: Arc::new(std::sync::atomic::AtomicBool::new(false)),
         }))
     }
 
@@ -152,11 +197,46 @@ impl McService {
                 service: self.kind.name(),
                 what: path.display().to_string(),
                 source,
-            })
+            })?;
+        self.begin_start();
+        Ok(())
     }
 
     pub(crate) fn restart(self: &Arc<Self>) -> std::io::Result<()> {
-        self.listeners.rebind(self.clone())
+        self.listeners.rebind(self.clone())?;
+        self.begin_start();
+        Ok(())
+    }
+
+    /// The daemon serves its socket while it starts and closes `ReadyChan`
+    /// once `init` and the `OnStart` hook are done
+    /// (`internal/daemon/daemon.go` `Run`, v2.0.4): until then `GET
+    /// .../ready` answers 503. `Timings::microcluster_start` long.
+    fn begin_start(&self) {
+        use std::sync::atomic::Ordering;
+        self.started.store(false, Ordering::SeqCst);
+        let delay = self.timings.microcluster_start;
+        if delay.is_zero() {
+            self.started.store(true, Ordering::SeqCst);
+            return;
+        }
+        let started = self.started.clone();
+        let ctl = self.ctl.clone();
+        tokio::spawn(async move {
+            ctl.work(delay).await;
+            started.store(true, Ordering::SeqCst);
+        });
+    }
+
+    /// `GET .../ready` (`internal/rest/resources/ready.go`, v2.0.4, v3 and
+    /// 3d587817830c): 503 `Daemon is not ready yet` until started, then
+    /// an empty 200, whether or not the daemon is initialised.
+    fn ready(&self) -> Reply {
+        if self.started.load(std::sync::atomic::Ordering::SeqCst) {
+            Reply::empty()
+        } else {
+            Reply::error(503, "Daemon is not ready yet")
+        }
     }
 
     pub(crate) fn https_addr(&self) -> Option<SocketAddr> {
@@ -210,15 +290,27 @@ impl McService {
         }
     }
 
+    /// The API extensions: microcluster's internal ones first
+    /// (`internalExtensions` in `internal/extensions/extensions.go`: two
+    /// since the rename, v2.0.4 and v3; one at 3d587817830c), then the
+    /// service's own (MicroOVN: `custom_encapsulation_ip`,
+    /// `microovn/api/extensions.go` on branch-24.03, branch-25.03, main;
+    /// MicroCeph: none, `APIExtensions: nil` in
+    /// `microceph/cmd/microcephd/main.go` at v19.2.0+squid and main).
+    /// microcluster marshals a one-element list as a bare string
+    /// (`Extensions.MarshalJSON`), so only a lone old-family internal
+    /// extension is a string.
     fn extensions(&self) -> Value {
-        // microcluster marshals a one-element list as a bare string.
-        match self.kind {
-            Service::Microovn => json!([
-                "internal:runtime_extension_v1",
-                "internal:rename_core_endpoints",
-                "custom_encapsulation_ip"
-            ]),
-            _ => json!("internal:runtime_extension_v1"),
+        let mut all = vec!["internal:runtime_extension_v1"];
+        if self.family == McFamily::Core {
+            all.push("internal:rename_core_endpoints");
+        }
+        if self.kind == Service::Microovn {
+            all.push("custom_encapsulation_ip");
+        }
+        match all.as_slice() {
+            [one] => json!(one),
+            _ => json!(all),
         }
     }
 
@@ -254,10 +346,40 @@ impl McService {
             return Reply::error(404, format!("Method '{m}' not found"));
         }
         let unix = req.peer.is_unix();
+        // The family's prefixes: `/core/{1.0,control,internal}` since the
+        // rename (v1.0.0+: `internal/rest/types/server.go` at v2.0.4, v3),
+        // `/cluster/{...}` before it (3d587817830c, MicroCeph reef). The
+        // other family's paths reach the catch-all 404 `not found`
+        // (`mux.NotFoundHandler`, `internal/daemon/daemon.go`).
+        let (api, rest): (Option<Api>, &[&str]) = match (self.family, segs.as_slice()) {
+            (McFamily::Core, ["core", "1.0", rest @ ..])
+            | (McFamily::Cluster, ["cluster", "1.0", rest @ ..]) => (Some(Api::Public), rest),
+            (McFamily::Core, ["core", "control", rest @ ..])
+            | (McFamily::Cluster, ["cluster", "control", rest @ ..]) => (Some(Api::Control), rest),
+            (McFamily::Core, ["core", "internal", rest @ ..])
+            | (McFamily::Cluster, ["cluster", "internal", rest @ ..]) => {
+                (Some(Api::Internal), rest)
+            }
+            (_, ["core" | "cluster", ..]) => return Reply::error(404, "not found"),
+            _ => (None, &[]),
+        };
+        // The join handshake: `/core/internal/cluster` (v2.0.4, v3
+        // `clusterInternalCmd`), `/cluster/1.0/cluster` before the rename
+        // (3d587817830c `clusterCmd`); both `AllowUntrusted`.
+        let handshake = match self.family {
+            McFamily::Core => Api::Internal,
+            McFamily::Cluster => Api::Public,
+        };
+        // The control API is only served on the unix socket; the network
+        // listener has no such route (`UnixEndpoints`,
+        // `internal/rest/resources/resources.go`).
+        if api == Some(Api::Control) && !unix {
+            return Reply::error(404, "not found");
+        }
         // Endpoints that do not need trust.
-        match (&m, segs.as_slice()) {
-            (&Method::GET, ["core", "1.0"]) => return self.server_info(),
-            (&Method::POST, ["core", "internal", "cluster"]) if !unix => {
+        match (&m, api, rest) {
+            (&Method::GET, Some(Api::Public), []) => return self.server_info(),
+            (&Method::POST, Some(a), ["cluster"]) if a == handshake && !unix => {
                 return self.internal_join(&req);
             }
             _ => {}
@@ -265,15 +387,27 @@ impl McService {
         if !self.trusted(&req) {
             return Reply::error(403, "not authorized");
         }
+        // Tokens are issued and listed on the control socket since v2
+        // (`UnixEndpoints` in `internal/rest/resources/resources.go`,
+        // v2.0.4), on the public API before (`PublicEndpoints` at
+        // 3d587817830c).
+        let tokens = match self.family {
+            McFamily::Core => Api::Control,
+            McFamily::Cluster => Api::Public,
+        };
+        if let Some(api) = api {
+            return match (&m, api, rest) {
+                (&Method::GET, Api::Public, ["ready"]) => self.ready(),
+                (&Method::POST, Api::Control, []) => self.control(&req).await,
+                (&Method::POST, a, ["tokens"]) if a == tokens => self.tokens_post(&req),
+                (&Method::GET, a, ["tokens"]) if a == tokens => self.tokens_get(),
+                (&Method::DELETE, Api::Public, ["tokens", name]) => self.token_delete(name),
+                (&Method::GET, Api::Public, ["cluster"]) => self.cluster_get(),
+                (&Method::DELETE, Api::Public, ["cluster", name]) => self.member_delete(name),
+                _ => Reply::error(404, "not found"),
+            };
+        }
         match (&m, segs.as_slice()) {
-            (&Method::GET, ["core", "1.0", "ready"]) => Reply::empty(),
-            (&Method::POST, ["core", "control"]) if unix => self.control(&req).await,
-            (&Method::POST, ["core", "control", "tokens"]) if unix => self.tokens_post(&req),
-            (&Method::GET, ["core", "control", "tokens"]) if unix => self.tokens_get(),
-            (&Method::DELETE, ["core", "1.0", "tokens", name]) => self.token_delete(name),
-            (&Method::GET, ["core", "1.0", "cluster"]) => self.cluster_get(),
-            (&Method::DELETE, ["core", "1.0", "cluster", name]) => self.member_delete(name),
-            (_, ["core", ..]) => Reply::error(404, "not found"),
             (_, ["1.0", ..]) => {
                 if !self.is_initialised() {
                     return unavailable().into();
@@ -291,190 +425,6 @@ impl McService {
                 r.unwrap_or_else(|| Reply::error(404, "not found"))
             }
             _ => Reply::error(404, "not found"),
-        }
-    }
-
-    fn server_info(&self) -> Reply {
-        let local = self.local.lock().ok();
-        let (name, address, ready) = match &local {
-            Some(l) => (
-                l.name.clone().unwrap_or_else(|| self.hostname()),
-                l.address.map(|a| a.to_string()).unwrap_or_default(),
-                l.db.is_some(),
-            ),
-            None => (self.hostname(), String::new(), false),
-        };
-        Reply::sync(json!({
-            "name": name,
-            "address": address,
-            "version": self.version(),
-            "ready": ready,
-            "extensions": self.extensions(),
-        }))
-    }
-
-    fn member_json(&self, m: &McMember) -> Value {
-        let online = self
-            .fabric()
-            .and_then(|f| f.node(&m.sim_node))
-            .is_some_and(|n| n.ctl.is_alive());
-        json!({
-            "name": m.name,
-            "address": m.address,
-            "certificate": m.cert_pem,
-            "role": m.role,
-            "schema_internal_version": 7,
-            "schema_external_version": 3,
-            "last_heartbeat": rfc3339(self.ctl.clock.now()),
-            "status": if online { "ONLINE" } else { "UNREACHABLE" },
-            "extensions": self.extensions(),
-            "secret": "",
-        })
-    }
-
-    fn cluster_get(&self) -> Reply {
-        match self.with_db(|db| db.members.clone()) {
-            Ok(members) => Reply::sync(
-                members
-                    .iter()
-                    .map(|m| self.member_json(m))
-                    .collect::<Vec<_>>(),
-            ),
-            Err(e) => e.into(),
-        }
-    }
-
-    fn tokens_post(&self, req: &Request) -> Reply {
-        #[derive(Deserialize, Default)]
-        #[serde(default)]
-        struct TokenRequest {
-            name: String,
-            expire_after: i64,
-        }
-        let body: TokenRequest = match req.json("types.TokenRequest") {
-            Ok(b) => b,
-            Err(e) => return e.into(),
-        };
-        if !self.is_initialised() {
-            return unavailable().into();
-        }
-        if !crate::util::valid_fqdn(&body.name) {
-            return Reply::error(400, format!("Invalid token name {:?}", body.name));
-        }
-        let now = self.ctl.clock.now();
-        let expires_at =
-            (body.expire_after > 0).then(|| now + time::Duration::nanoseconds(body.expire_after));
-        let r = self.with_db(|db| {
-            db.tokens.retain(|t| t.expires_at.is_none_or(|e| e > now));
-            if db.tokens.iter().any(|t| t.name == body.name) {
-                return Err(ApiError::new(
-                    409,
-                    "This \"core_token_records\" entry already exists",
-                ));
-            }
-            let secret = crate::util::random_secret();
-            db.tokens.push(TokenRecord {
-                name: body.name.clone(),
-                secret: secret.clone(),
-                expires_at,
-            });
-            let token = json!({
-                "secret": secret,
-                "fingerprint": db.cluster_cert.fingerprint(),
-                "join_addresses": db.members.iter().map(|m| m.address.clone()).collect::<Vec<_>>(),
-            });
-            Ok(base64::engine::general_purpose::STANDARD.encode(token.to_string()))
-        });
-        match r {
-            Ok(Ok(token)) => Reply::sync(token),
-            Ok(Err(e)) | Err(e) => e.into(),
-        }
-    }
-
-    fn tokens_get(&self) -> Reply {
-        let now = self.ctl.clock.now();
-        let r = self.with_db(|db| {
-            let fp = db.cluster_cert.fingerprint().to_string();
-            let addrs: Vec<String> = db.members.iter().map(|m| m.address.clone()).collect();
-            db.tokens
-                .iter()
-                .filter(|t| t.expires_at.is_none_or(|e| e > now))
-                .map(|t| {
-                    let token = json!({"secret": t.secret, "fingerprint": fp, "join_addresses": addrs});
-                    json!({
-                        "name": t.name,
-                        "token": base64::engine::general_purpose::STANDARD.encode(token.to_string()),
-                        "expires_at": t.expires_at.map(rfc3339).unwrap_or_else(|| GO_ZERO_TIME.to_string()),
-                    })
-                })
-                .collect::<Vec<_>>()
-        });
-        match r {
-            Ok(v) => Reply::sync(v),
-            Err(e) => e.into(),
-        }
-    }
-
-    /// `DELETE /core/1.0/cluster/{name}`: modelled for members whose own
-    /// daemon never finished joining (it is not part of the cluster, so
-    /// there is nothing to reset there); removing a fully joined member is
-    /// refused as not modelled.
-    fn member_delete(&self, name: &str) -> Reply {
-        let Some(db) = self.db() else {
-            return unavailable().into();
-        };
-        let member = match db.lock() {
-            Ok(g) => g.members.iter().find(|m| m.name == name).cloned(),
-            Err(_) => return ApiError::internal("database poisoned").into(),
-        };
-        let Some(member) = member else {
-            return Reply::error(404, "Daemon not found");
-        };
-        let own = self
-            .local
-            .lock()
-            .ok()
-            .and_then(|l| l.name.clone())
-            .is_some_and(|n| n == name);
-        if own {
-            return Reply::error(
-                501,
-                "Removing this daemon itself is not modelled by the simulator",
-            );
-        }
-        let joined = self
-            .fabric
-            .upgrade()
-            .and_then(|f| f.node(&member.sim_node))
-            .and_then(|n| match self.kind {
-                Service::Microovn => n.microovn.db(),
-                _ => n.microceph.db(),
-            })
-            .is_some_and(|theirs| Arc::ptr_eq(&theirs, &db));
-        if joined {
-            return Reply::error(
-                501,
-                "Removing a fully joined member is not modelled by the simulator",
-            );
-        }
-        match db.lock() {
-            Ok(mut g) => {
-                g.members.retain(|m| m.name != name);
-                Reply::empty()
-            }
-            Err(_) => ApiError::internal("database poisoned").into(),
-        }
-    }
-
-    fn token_delete(&self, name: &str) -> Reply {
-        match self.with_db(|db| {
-            let before = db.tokens.len();
-            db.tokens.retain(|t| t.name != name);
-            before != db.tokens.len()
-        }) {
-            Ok(true) => Reply::empty(),
-            Ok(false) => Reply::error(404, "CoreTokenRecord not found"),
-            Err(e) => e.into(),
         }
     }
 
@@ -500,33 +450,56 @@ impl McService {
             address: String,
             name: String,
         }
+        // microcluster v2.0.4 and v3 (`internal/rest/resources/control.go`
+        // `controlPost`): the database status first, then the body, then
+        // bootstrap with a token, then the name (`ValidateFQDN`, an
+        // `api.StatusError` 400 that `SmartError` keeps). Before the rename
+        // (3d587817830c) there is no status check up front and the name
+        // error is a plain error (500); the simulator still refuses an
+        // initialised daemon there, with the v2 message.
+        let online = || Reply::error(500, "Unable to initialize cluster: Database is online");
+        if self.family == McFamily::Core && self.is_initialised() {
+            return online();
+        }
         let body: Control = match req.json("types.Control") {
             Ok(b) => b,
             Err(e) => return e.into(),
         };
         if body.bootstrap && !body.join_token.is_empty() {
+            // `SmartError(fmt.Errorf(...))`: a plain error, 500.
             return Reply::error(
-                400,
+                500,
                 "Invalid options - received join token and bootstrap flag",
             );
         }
+        if let Err(reason) = crate::util::validate_fqdn(&body.name) {
+            return match self.family {
+                McFamily::Core => Reply::error(
+                    400,
+                    format!(
+                        "Cluster member name {:?} is not a valid FQDN: {reason}",
+                        body.name
+                    ),
+                ),
+                McFamily::Cluster => Reply::error(
+                    500,
+                    format!("Invalid cluster member name {:?}: {reason}", body.name),
+                ),
+            };
+        }
         if !body.bootstrap && body.join_token.is_empty() {
+            // Simulator guard, not microcluster's: a real daemon goes on to
+            // start its API neither bootstrapped nor joined. The tool never
+            // sends this.
             return Reply::error(
                 400,
                 "Invalid options - expected to receive either a join token or the bootstrap flag",
             );
         }
         if self.is_initialised() {
-            return Reply::error(500, "Unable to initialize cluster: Database is online");
+            return online();
         }
-        let name = if body.name.is_empty() {
-            self.hostname()
-        } else {
-            body.name.clone()
-        };
-        if !crate::util::valid_fqdn(&name) {
-            return Reply::error(400, format!("Invalid cluster member name {name:?}"));
-        }
+        let name = body.name.clone();
         let addr = match self.resolve(&body.address) {
             Ok(a) => a,
             Err(e) => return e.into(),
@@ -602,17 +575,11 @@ impl McService {
                 }
                 Ok(())
             }
-            Service::Microovn => {
-                if let Some(ip) = config.get("ovn-encap-ip")
-                    && ip.parse::<std::net::IpAddr>().is_err()
-                {
-                    return Err(ApiError::internal(format!(
-                        "Failed to run post-{} hook: invalid ovn-encap-ip {ip:?}",
-                        if bootstrap { "bootstrap" } else { "join" }
-                    )));
-                }
-                Ok(())
-            }
+            // MicroOVN does not check `ovn-encap-ip`: its bootstrap and join
+            // hooks hand the value to `ovs-vsctl set open_vswitch .
+            // external_ids:ovn-encap-ip=<value>` as it is
+            // (`microovn/ovn/bootstrap.go`, `microovn/ovn/join.go` on
+            // branch-24.03, branch-25.03, main).
             _ => Ok(()),
         }
     }
@@ -688,11 +655,15 @@ impl McService {
             "schema_external_version": 3,
             "extensions": self.extensions(),
         });
-        let mut last = String::from("no join addresses in token");
+        // `joinWithToken` (`internal/rest/resources/control.go`, v2.0.4):
+        // a member it cannot reach, or whose certificate is not the
+        // token's, is skipped without recording an error;
+        // a refusal is kept as the last error, whose status `SmartError`
+        // keeps (the client's `api.StatusError`).
+        let mut last: Option<ApiError> = None;
         let mut response = None;
         for ja in &token.join_addresses {
             let Ok(target) = ja.parse::<SocketAddr>() else {
-                last = format!("Invalid join address {ja:?}");
                 continue;
             };
             match peer_request(
@@ -700,32 +671,50 @@ impl McService {
                 &server,
                 Pin::Fingerprint(token.fingerprint.clone()),
                 Method::POST,
-                "/core/internal/cluster",
+                match self.family {
+                    McFamily::Core => "/core/internal/cluster",
+                    McFamily::Cluster => "/cluster/1.0/cluster",
+                },
                 Some(&body),
                 &[],
             )
             .await
             {
                 // An answer from a member is final (members share one
-                // database); only transport failures move on to the next
-                // join address.
+                // database, so another would answer the same).
                 Ok(r) => match r.envelope() {
                     Ok(v) => {
                         response = Some(v);
                         break;
                     }
                     Err(e) => {
-                        last = e.message;
+                        last = Some(e);
                         break;
                     }
                 },
-                Err(e) => last = e,
+                // Reaching the member and checking its certificate
+                // (`GetRemoteCertificate`, the fingerprint) fail silently;
+                // a failure of the request itself is the last error (a
+                // plain error: 500).
+                Err(e) if e.contains(": dial tcp ") || e.contains(": tls: ") => {}
+                Err(e) => last = Some(ApiError::internal(e)),
             }
         }
         let Some(resp) = response else {
-            return Err(ApiError::internal(format!(
-                "Failed to join cluster with the given join token: {last}"
-            )));
+            let n = token.join_addresses.len();
+            return Err(match last {
+                Some(e) => ApiError::new(
+                    e.status,
+                    format!(
+                        "{n} join attempts were unsuccessful. Last error: {}",
+                        e.message
+                    ),
+                ),
+                // Go's `%w` of a nil error.
+                None => ApiError::internal(format!(
+                    "{n} join attempts were unsuccessful. Last error: %!w(<nil>)"
+                )),
+            });
         };
         let cert_pem = resp
             .get("cluster_cert")
@@ -755,142 +744,6 @@ impl McService {
         }
         self.listeners.cert.set(cluster_cert);
         Ok(())
-    }
-
-    /// Member side of the join handshake.
-    fn internal_join(&self, req: &Request) -> Reply {
-        #[derive(Deserialize, Default)]
-        #[serde(default)]
-        struct JoinBody {
-            name: String,
-            address: String,
-            certificate: String,
-            secret: String,
-        }
-        let body: JoinBody = match req.json("types.ClusterMember") {
-            Ok(b) => b,
-            Err(e) => return e.into(),
-        };
-        let Some(der) = crate::tls::pem_to_der(&body.certificate) else {
-            return Reply::error(400, "Failed to parse certificate");
-        };
-        let joiner_node = body
-            .address
-            .parse::<SocketAddr>()
-            .ok()
-            .and_then(|a| self.fabric().and_then(|f| f.node_by_ip(a.ip())))
-            .map(|n| n.ctl.name.clone())
-            .unwrap_or_default();
-        let now = self.ctl.clock.now();
-        let r = self.with_db(|db| {
-            let Some(pos) = db.tokens.iter().position(|t| t.secret == body.secret) else {
-                return Err(ApiError::not_found("CoreTokenRecord not found"));
-            };
-            let Some(record) = db.tokens.get(pos).cloned() else {
-                return Err(ApiError::not_found("CoreTokenRecord not found"));
-            };
-            if record.expires_at.is_some_and(|e| now > e) {
-                return Err(ApiError::bad_request("Token expired"));
-            }
-            if !crate::tls::cert_has_dns_san(&der, &record.name) || body.name != record.name {
-                return Err(ApiError::bad_request(
-                    "Joining server certificate SAN does not contain join token name",
-                ));
-            }
-            if db.members.iter().any(|m| m.address == body.address) {
-                return Err(ApiError::bad_request(format!(
-                    "Remote with address {:?} exists",
-                    body.address
-                )));
-            }
-            if db.members.iter().any(|m| m.name == body.name) {
-                return Err(ApiError::bad_request(format!(
-                    "Remote with name {:?} exists",
-                    body.name
-                )));
-            }
-            // Single use: the record goes once the join is accepted.
-            db.tokens.remove(pos);
-            let role = if db.members.len() < 3 {
-                "voter"
-            } else if db.members.len() < 5 {
-                "stand-by"
-            } else {
-                "spare"
-            };
-            db.members.push(McMember {
-                name: body.name.clone(),
-                address: body.address.clone(),
-                cert_pem: body.certificate.clone(),
-                fingerprint: crate::tls::fingerprint(&der),
-                role: role.into(),
-                sim_node: joiner_node,
-            });
-            let members: Vec<Value> = db
-                .members
-                .iter()
-                .map(|m| json!({"name": m.name, "address": m.address, "certificate": m.cert_pem}))
-                .collect();
-            let trusted = db
-                .members
-                .first()
-                .map(|m| json!({"name": m.name, "address": m.address, "certificate": m.cert_pem}));
-            Ok(json!({
-                "cluster_cert": db.cluster_cert.cert_pem(),
-                "cluster_key": db.cluster_cert.key_pem(),
-                "cluster_members": members,
-                "ClusterAdditionalCerts": {},
-                "trusted_member": trusted,
-            }))
-        });
-        match r {
-            Ok(Ok(v)) => Reply::sync(v),
-            Ok(Err(e)) | Err(e) => e.into(),
-        }
-    }
-
-    /// Forwards a `?target=` request to another member over HTTPS and
-    /// re-wraps its metadata as a sync response (`proxyTarget`).
-    async fn forward(&self, req: &Request, target: &str) -> Reply {
-        let member = self
-            .with_db(|db| db.members.iter().find(|m| m.name == target).cloned())
-            .ok()
-            .flatten();
-        let Some(member) = member else {
-            return Reply::error(404, format!("No cluster member found with name {target:?}"));
-        };
-        let Ok(addr) = member.address.parse::<SocketAddr>() else {
-            return Reply::error(500, "Invalid member address");
-        };
-        let Some(pin) = self.cluster_fingerprint() else {
-            return unavailable().into();
-        };
-        let body: Option<Value> = if req.body.is_empty() {
-            None
-        } else {
-            match serde_json::from_slice(&req.body) {
-                Ok(v) => Some(v),
-                Err(e) => return Reply::error(400, e.to_string()),
-            }
-        };
-        let server = self.server_identity();
-        match peer_request(
-            addr,
-            &server,
-            Pin::Fingerprint(pin),
-            req.method.clone(),
-            &req.path,
-            body.as_ref(),
-            &[],
-        )
-        .await
-        {
-            Ok(r) => match r.envelope() {
-                Ok(meta) => Reply::sync(meta),
-                Err(e) => e.into(),
-            },
-            Err(e) => Reply::error(500, e),
-        }
     }
 }
 
