@@ -13,7 +13,7 @@ use std::net::{IpAddr, Ipv4Addr};
 use std::path::Path;
 use std::time::Duration;
 
-use crate::Environment;
+use crate::{Environment, SecretFileError};
 use crate::diagnostic::Diagnostic;
 use crate::filter::DiskFilter;
 use crate::model::{
@@ -316,9 +316,13 @@ fn passphrase(
         },
         (None, Some(file)) if from_env.is_none() => {
             let path = root.key("session_passphrase_file");
-            match env.read_to_string(Path::new(file)) {
-                Ok(text) => {
-                    let secret = text.strip_suffix('\n').unwrap_or(&text);
+            match env.read_secret_file(Path::new(file)) {
+                Ok(read) => {
+                    if let Some(mode) = read.mode {
+                        loose_mode_warning(c, &path, file, &read.path, mode);
+                    }
+                    let text = &read.text;
+                    let secret = text.strip_suffix('\n').unwrap_or(text);
                     let secret = secret.strip_suffix('\r').unwrap_or(secret);
                     let p = Passphrase::new(secret.to_owned());
                     if p.is_none() {
@@ -327,10 +331,20 @@ fn passphrase(
                     p
                 }
                 Err(e) => {
+                    let help = match e {
+                        SecretFileError::Io { .. } => {
+                            format!("create the file, or set {PASSPHRASE_ENV} instead")
+                        }
+                        SecretFileError::NotAFile { .. }
+                        | SecretFileError::TooLarge { .. }
+                        | SecretFileError::NotText => format!(
+                            "name a regular file that holds only the passphrase (one short line, mode 600), or set {PASSPHRASE_ENV} instead"
+                        ),
+                    };
                     c.error_help(
                         &path,
                         format!("cannot read the passphrase file {file:?}: {e}"),
-                        format!("create the file, or set {PASSPHRASE_ENV} instead"),
+                        help,
                     );
                     None
                 }
@@ -366,6 +380,36 @@ fn passphrase(
         );
     }
     from_file
+}
+
+/// Warns, as ssh does for keys, when the passphrase file can be read or
+/// written by anyone but its owner.
+fn loose_mode_warning(c: &mut Checker<'_>, path: &KeyPath, file: &str, full: &Path, mode: u32) {
+    let (group, others) = ((mode >> 3) & 0o6, mode & 0o6);
+    if group == 0 && others == 0 {
+        return;
+    }
+    let access = match (group | others) & 0o6 {
+        0o6 => "readable and writable",
+        0o4 => "readable",
+        _ => "writable",
+    };
+    let who = match (group != 0, others != 0) {
+        (true, true) => "its group and other users",
+        (true, false) => "its group",
+        _ => "other users",
+    };
+    c.warning_help(
+        path,
+        format!(
+            "the passphrase file {file:?} is {access} by {who} (mode {:03o})",
+            mode & 0o777
+        ),
+        format!(
+            "let only its owner read it: chmod 600 {}",
+            full.display()
+        ),
+    );
 }
 
 /// First path at which each value was seen, for duplicate reports.
