@@ -24,7 +24,9 @@ mod preseed;
 mod progress;
 mod ready;
 mod report;
+mod run_lock;
 mod schema;
+mod secret_file;
 
 #[derive(Parser)]
 #[command(name = "microcloud", version, about, long_about = None)]
@@ -174,12 +176,15 @@ impl Environment for HostEnvironment {
     fn var(&self, name: &str) -> Option<String> {
         std::env::var(name).ok()
     }
-    fn read_to_string(&self, path: &Path) -> io::Result<String> {
+    fn read_secret_file(
+        &self,
+        path: &Path,
+    ) -> Result<config_loader::SecretFile, config_loader::SecretFileError> {
         let full = match &self.base {
             Some(base) if path.is_relative() => base.join(path),
             _ => path.to_owned(),
         };
-        std::fs::read_to_string(full)
+        secret_file::read(&full)
     }
 }
 
