@@ -118,10 +118,7 @@ fn line_start(source: &str, line: u32) -> Option<usize> {
     if skip == 0 {
         return Some(0);
     }
-    source
-        .match_indices('\n')
-        .nth(skip - 1)
-        .map(|(i, _)| i + 1)
+    source.match_indices('\n').nth(skip - 1).map(|(i, _)| i + 1)
 }
 
 /// The end of the line starting at `start` and of every following line that

@@ -13,7 +13,6 @@ use std::net::{IpAddr, Ipv4Addr};
 use std::path::Path;
 use std::time::Duration;
 
-use crate::{Environment, SecretFileError};
 use crate::diagnostic::Diagnostic;
 use crate::filter::DiskFilter;
 use crate::model::{
@@ -25,6 +24,7 @@ use crate::node::{KeyPath, Loc, Node};
 use crate::raw::{
     RawCeph, RawDiskFilter, RawLxd, RawOvn, RawPreseed, RawStorageFilters, RawSystem, RawTimeouts,
 };
+use crate::{Environment, SecretFileError};
 
 /// Name of the environment variable that may carry the session passphrase.
 pub const PASSPHRASE_ENV: &str = "MICROCLOUD_SESSION_PASSPHRASE";
@@ -405,10 +405,7 @@ fn loose_mode_warning(c: &mut Checker<'_>, path: &KeyPath, file: &str, full: &Pa
             "the passphrase file {file:?} is {access} by {who} (mode {:03o})",
             mode & 0o777
         ),
-        format!(
-            "let only its owner read it: chmod 600 {}",
-            full.display()
-        ),
+        format!("let only its owner read it: chmod 600 {}", full.display()),
     );
 }
 

@@ -44,7 +44,10 @@ fn no_output_shows_any_part_of_the_passphrase() {
         );
         // The override warning points at the passphrase key's value.
         let env = FakeEnvironment {
-            vars: vec![(config_loader::PASSPHRASE_ENV.into(), "from the environment".into())],
+            vars: vec![(
+                config_loader::PASSPHRASE_ENV.into(),
+                "from the environment".into(),
+            )],
             files: Vec::new(),
         };
         let report = load_bytes(&bytes, &env);
