@@ -92,7 +92,10 @@ enum Command {
     /// 2 the preseed is invalid, cannot be planned or failed a pre-flight
     /// check, 3 interrupted, 4 the trust session failed (wrong passphrase,
     /// machine refused or not found in time), 5 another machine was lost or
-    /// stopped the run.
+    /// stopped the run, 6 a service of this machine was not ready in time,
+    /// 7 another `microcloud preseed` is running on this machine (it holds
+    /// /run/microcloud/preseed.lock, or MICROCLOUD_LOCK_FILE; its PID is
+    /// named; nothing was changed).
     Preseed {
         /// The preseed file; standard input when absent or "-".
         file: Option<PathBuf>,

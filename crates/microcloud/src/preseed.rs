@@ -424,9 +424,19 @@ pub(crate) async fn drive(
     let (inventory, clients) = match collect(preseed, machines, &overrides).await {
         Ok(collected) => collected,
         Err(e) if peers.is_some() => {
-            let message = format!("pre-flight check failed: {e:#}");
-            multi::say(args.format, &format!("error: {message}"));
-            return Ok(Ending::new(EXIT_INVALID, message));
+            // A joiner that went away (killed, powered off) makes its
+            // services' calls fail: say that, not what the calls suggest.
+            let gone = match peers.as_ref() {
+                Some(p) => p.unreachable().await,
+                None => Vec::new(),
+            };
+            let ending = if gone.is_empty() {
+                Ending::new(EXIT_INVALID, format!("pre-flight check failed: {e:#}"))
+            } else {
+                Ending::new(multi::EXIT_PEER, multi::gone_message(&gone))
+            };
+            eprintln!("error: {}", ending.message);
+            return Ok(ending);
         }
         Err(e) => return Err(e),
     };

@@ -191,6 +191,7 @@ mod tests {
         })
         .await;
         assert!(got.is_ok());
+        drop(got);
         assert!(
             said.unwrap()
                 .contains(&format!("PID {}", std::process::id()))
