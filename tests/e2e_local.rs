@@ -29,11 +29,15 @@ fn serial() -> std::sync::MutexGuard<'static, ()> {
 }
 
 fn testbed(nodes: usize) -> Option<Testbed> {
+    testbed_with(nodes, &SimOptions::default())
+}
+
+fn testbed_with(nodes: usize, options: &SimOptions) -> Option<Testbed> {
     if skip_requested() {
         report_skip();
         return None;
     }
-    Some(Testbed::start(nodes, &SimOptions::default()).unwrap_or_else(|e| panic!("{e}")))
+    Some(Testbed::start(nodes, options).unwrap_or_else(|e| panic!("{e}")))
 }
 
 fn names(n: usize) -> Vec<String> {
@@ -206,4 +210,55 @@ fn a_rerun_right_after_the_initiator_was_killed_waits_for_the_old_joiners_and_su
             transcript(&rerun)
         );
     }
+}
+
+#[test]
+fn a_joiner_killed_during_the_pre_flight_checks_is_reported_as_gone() {
+    let _serial = serial();
+    // node3's LXD answers its resources slowly (2 s, from the simulator's
+    // fault rules), so that the kill lands while the initiator reads them
+    // through node3's agent.
+    let options = SimOptions {
+        faults: Some(
+            "rules:\n  - node: node3\n    service: lxd\n    method: GET\n    path: /1.0/resources\n    \
+             times: 5\n    action: { kind: latency, ms: 100000 }\n"
+                .to_owned(),
+        ),
+        ..SimOptions::default()
+    };
+    let Some(tb) = testbed_with(3, &options) else {
+        return;
+    };
+    let file = tb.write(
+        "cluster.yaml",
+        &Seed::bootstrap(Contact::Unicast, 3).render(&tb.lab),
+    );
+    let before = tb.state_of(&names(3));
+    let mut runs: Vec<Process> = names(3).iter().map(|h| tb.preseed(h, &file, &[])).collect();
+    let checking = runs[0].wait_for_output("checking them before any change", RUN_TIMEOUT);
+    if !checking {
+        let runs: Vec<Finished> = runs.into_iter().map(Process::finish).collect();
+        panic!(
+            "the initiator never reached the pre-flight checks:\n{}",
+            transcript(&runs)
+        );
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    runs[2].kill();
+    let runs = wait_all(runs, Duration::from_secs(60));
+    assert_eq!(runs[0].code, Some(5), "{}", transcript(&runs));
+    assert_eq!(runs[1].code, Some(5), "{}", transcript(&runs));
+    let stderr = &runs[0].stderr;
+    assert!(
+        stderr.contains("error: machine node3 went away during the pre-flight checks (its agent no longer answers: ")
+            && stderr.contains("nothing was changed. Check that `microcloud preseed` still runs there, then run it again on every machine"),
+        "the initiator must say that node3 went away:\n{}",
+        transcript(&runs)
+    );
+    assert!(
+        !stderr.contains("check that LXD is running")
+            && !stderr.contains("check that MicroCeph is running"),
+        "{stderr}"
+    );
+    assert_eq!(tb.state_of(&names(3)), before, "nothing may change");
 }
