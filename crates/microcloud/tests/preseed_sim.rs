@@ -245,14 +245,18 @@ fn a_second_run_on_the_same_machine_is_refused_by_the_lock() {
             .output()
             .unwrap()
     };
+    let started = std::time::Instant::now();
     let out = run();
     assert_eq!(out.status.code(), Some(7), "{}", text(&out.stderr));
+    // It first waited for the holder to end (the grace), then gave up.
+    assert!(started.elapsed() >= std::time::Duration::from_secs(12));
     let stderr = text(&out.stderr);
     assert_eq!(
         stderr,
         format!(
-            "error: another `microcloud preseed` (PID 4242) is running on this machine: it holds {}; nothing was changed. Wait for it to end, or stop it, then run again\n",
-            lock_path.display()
+            "another `microcloud preseed` (PID 4242) holds {lock}; waiting up to 12 s for it to end (a machine's part of a run whose initiator is gone ends within 10 s)\n\
+             error: another `microcloud preseed` (PID 4242) is running on this machine: it holds {lock}; nothing was changed. Wait for it to end, or stop it, then run again\n",
+            lock = lock_path.display()
         )
     );
     assert!(text(&out.stdout).is_empty(), "{}", text(&out.stdout));
