@@ -85,7 +85,7 @@ fn a_second_run_on_one_machine_with_another_journal_is_refused_naming_the_holder
         second.code,
         Some(LOCKED),
         "{}",
-        transcript(&[second.clone()])
+        transcript(std::slice::from_ref(&second))
     );
     // It waited for the holder to end (12 s: the idle timeout of a joiner's
     // agent plus one check), then gave up.
