@@ -1250,6 +1250,11 @@ bluestore_block_size = 4294967296
             .arg(self.sim_socket(&m.name, "microovn"))
             .arg("--journal")
             .arg(self.work.join(format!("journal-{}.json", m.name)))
+            // The machines share this host's file system: a run lock each.
+            .env(
+                "MICROCLOUD_LOCK_FILE",
+                self.work.join(format!("run-{}.lock", m.name)),
+            )
             .env("RUST_BACKTRACE", "0");
         c
     }

@@ -402,6 +402,12 @@ impl Testbed {
         self.dir.path().join("sim").join(name)
     }
 
+    /// Host `name`'s run lock: the hosts share this machine's file system,
+    /// so each gets its own instead of `/run/microcloud/preseed.lock`.
+    pub fn lock_file(&self, name: &str) -> PathBuf {
+        self.dir.path().join(format!("{name}-run.lock"))
+    }
+
     /// Host `name`'s journal.
     pub fn journal(&self, name: &str) -> PathBuf {
         self.dir.path().join(format!("{name}-journal.json"))
@@ -418,6 +424,17 @@ impl Testbed {
     /// against its own simulated node's sockets and with its own journal),
     /// with `extra` arguments.
     pub fn preseed(&self, name: &str, file: &Path, extra: &[&str]) -> Process {
+        self.preseed_with_journal(name, file, &self.journal(name), extra)
+    }
+
+    /// [`Testbed::preseed`] with another journal path.
+    pub fn preseed_with_journal(
+        &self,
+        name: &str,
+        file: &Path,
+        journal: &Path,
+        extra: &[&str],
+    ) -> Process {
         let host = self
             .lab
             .host(name)
@@ -431,7 +448,8 @@ impl Testbed {
             .arg("--sockets")
             .arg(sockets)
             .arg("--journal")
-            .arg(self.journal(name))
+            .arg(journal)
+            .env("MICROCLOUD_LOCK_FILE", self.lock_file(name))
             .args(extra);
         Process::spawn(name, command)
     }

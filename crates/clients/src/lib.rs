@@ -40,6 +40,7 @@
 pub mod cert;
 pub mod envelope;
 pub mod error;
+pub mod inflight;
 pub mod lxd;
 pub mod microceph;
 pub mod microcluster;

@@ -162,6 +162,7 @@ impl Transport {
     pub async fn send(&self, ctx: &RequestContext, request: Request) -> Result<RawResponse, Error> {
         let timeout = request.timeout;
         let started = tokio::time::Instant::now();
+        let in_flight = crate::inflight::start(ctx);
         let result = match tokio::time::timeout(timeout, self.exchange(ctx, request)).await {
             Ok(result) => result,
             Err(_elapsed) => Err(Error::Timeout {
@@ -170,6 +171,7 @@ impl Transport {
                 after: timeout,
             }),
         };
+        in_flight.done();
         let ms = started.elapsed().as_millis();
         match &result {
             Ok(response) => tracing::debug!(

@@ -17,57 +17,24 @@
 //!    every semantic rule.
 
 pub mod diagnostic;
+mod env;
 pub mod filter;
 pub mod model;
 pub mod node;
 pub mod raw;
+mod redact;
 pub mod shape;
 mod validate;
 mod yaml;
 
-use std::io;
-use std::path::Path;
-
 pub use diagnostic::{Diagnostic, Diagnostics, Severity};
+pub use env::{
+    Environment, FakeEnvironment, FileKind, MAX_SECRET_FILE_BYTES, SecretFile, SecretFileError,
+};
 pub use model::{Mode, Preseed};
 pub use node::KeyPath;
 pub use validate::PASSPHRASE_ENV;
 pub use yaml::MAX_INPUT_BYTES;
-
-/// What the loader may ask of the outside world. The binary implements it
-/// with the real environment and file system; tests use [`FakeEnvironment`].
-pub trait Environment {
-    /// The value of an environment variable, if set.
-    fn var(&self, name: &str) -> Option<String>;
-    /// Reads a whole file (for `session_passphrase_file`).
-    fn read_to_string(&self, path: &Path) -> io::Result<String>;
-}
-
-/// An environment with fixed variables and files, for tests and for
-/// validating without touching the machine.
-#[derive(Debug, Default, Clone)]
-pub struct FakeEnvironment {
-    /// Variables that are set.
-    pub vars: Vec<(String, String)>,
-    /// Files that exist, with their contents.
-    pub files: Vec<(String, String)>,
-}
-
-impl Environment for FakeEnvironment {
-    fn var(&self, name: &str) -> Option<String> {
-        self.vars
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.clone())
-    }
-    fn read_to_string(&self, path: &Path) -> io::Result<String> {
-        self.files
-            .iter()
-            .find(|(p, _)| Path::new(p) == path)
-            .map(|(_, c)| c.clone())
-            .ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, "No such file or directory"))
-    }
-}
 
 /// The outcome of loading one document: the preseed when there was no
 /// error, and every diagnostic (warnings included) either way.
@@ -204,33 +171,12 @@ fn finish(
     Report {
         preseed,
         diagnostics: Diagnostics::new(out),
-        display_source: redact_source(source, tree),
+        display_source: if source.len() > MAX_INPUT_BYTES {
+            // Nothing of an oversized document is shown; do not copy it.
+            String::new()
+        } else {
+            redact::redact_source(source, tree)
+        },
         tree: tree.cloned(),
     }
-}
-
-/// The source with the passphrase value blanked out, for rendering.
-fn redact_source(source: &str, tree: Option<&node::Node>) -> String {
-    if source.len() > MAX_INPUT_BYTES {
-        // Nothing of an oversized document is shown; do not copy it.
-        return String::new();
-    }
-    let secret = tree
-        .and_then(|t| t.get(&KeyPath::root().key("session_passphrase")))
-        .and_then(|n| match &n.kind {
-            node::NodeKind::Str(s) if !s.trim().is_empty() => Some(s.clone()),
-            _ => None,
-        });
-    let mut text = match secret {
-        Some(s) => source.replace(&s, "<redacted>"),
-        None => source.to_owned(),
-    };
-    if text.contains("session_passphrase") {
-        text = text
-            .lines()
-            .map(diagnostic::redact_line)
-            .collect::<Vec<_>>()
-            .join("\n");
-    }
-    text
 }

@@ -10,7 +10,6 @@
 use ipnet::{IpNet, Ipv4Net, Ipv6Net};
 use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr};
-use std::path::Path;
 use std::time::Duration;
 
 use crate::Environment;
@@ -19,7 +18,7 @@ use crate::filter::DiskFilter;
 use crate::model::{
     Ceph, DEFAULT_LOOKUP_TIMEOUT, DEFAULT_SESSION_TIMEOUT, DirectDisk, DiskPath, FilterRule,
     HostName, Initiator, InterfaceName, Ipv4Range, Ipv4Uplink, LocalPoolDriver, Lxd, MAX_TIMEOUT,
-    Ovn, Passphrase, Preseed, StepClass, StorageFilters, System, Timeouts, parse_step_timeout,
+    Ovn, Preseed, StepClass, StorageFilters, System, Timeouts, parse_step_timeout,
 };
 use crate::node::{KeyPath, Loc, Node};
 use crate::raw::{
@@ -28,6 +27,9 @@ use crate::raw::{
 
 /// Name of the environment variable that may carry the session passphrase.
 pub const PASSPHRASE_ENV: &str = "MICROCLOUD_SESSION_PASSPHRASE";
+
+mod passphrase;
+use passphrase::passphrase;
 
 struct Checker<'a> {
     tree: &'a Node,
@@ -285,87 +287,6 @@ fn timeout(
         }
         Some(v) => Some(Duration::from_secs(v.unsigned_abs())),
     }
-}
-
-fn passphrase(
-    c: &mut Checker<'_>,
-    raw: &RawPreseed,
-    env: &dyn Environment,
-    preseed: &Preseed,
-) -> Option<Passphrase> {
-    let root = KeyPath::root();
-    let from_env = env.var(PASSPHRASE_ENV).filter(|v| !v.is_empty());
-    let from_file = match (&raw.session_passphrase, &raw.session_passphrase_file) {
-        (Some(_), Some(_)) => {
-            c.error_help(
-                &root.key("session_passphrase_file"),
-                "`session_passphrase` and `session_passphrase_file` cannot both be set",
-                "keep one of them",
-            );
-            None
-        }
-        (Some(text), None) => match Passphrase::new(text.clone()) {
-            Some(p) => Some(p),
-            None => {
-                c.error(
-                    &root.key("session_passphrase"),
-                    "the session passphrase is empty",
-                );
-                None
-            }
-        },
-        (None, Some(file)) if from_env.is_none() => {
-            let path = root.key("session_passphrase_file");
-            match env.read_to_string(Path::new(file)) {
-                Ok(text) => {
-                    let secret = text.strip_suffix('\n').unwrap_or(&text);
-                    let secret = secret.strip_suffix('\r').unwrap_or(secret);
-                    let p = Passphrase::new(secret.to_owned());
-                    if p.is_none() {
-                        c.error(&path, format!("the passphrase file {file:?} is empty"));
-                    }
-                    p
-                }
-                Err(e) => {
-                    c.error_help(
-                        &path,
-                        format!("cannot read the passphrase file {file:?}: {e}"),
-                        format!("create the file, or set {PASSPHRASE_ENV} instead"),
-                    );
-                    None
-                }
-            }
-        }
-        _ => None,
-    };
-    if let Some(secret) = from_env {
-        if raw.session_passphrase.is_some() || raw.session_passphrase_file.is_some() {
-            let key = if raw.session_passphrase.is_some() {
-                "session_passphrase"
-            } else {
-                "session_passphrase_file"
-            };
-            c.warning_help(
-                &root.key(key),
-                format!("{PASSPHRASE_ENV} is set and overrides `{key}`"),
-                format!("unset {PASSPHRASE_ENV} to use the file's passphrase"),
-            );
-        }
-        return Passphrase::new(secret);
-    }
-    let others_join = preseed.systems.len() > 1 || preseed.mode() == crate::Mode::Add;
-    if from_file.is_none()
-        && others_join
-        && raw.session_passphrase.is_none()
-        && raw.session_passphrase_file.is_none()
-    {
-        c.error_help(
-            &root,
-            "a session passphrase is required: other systems join in this run",
-            format!("set `session_passphrase`, `session_passphrase_file` or the environment variable {PASSPHRASE_ENV}"),
-        );
-    }
-    from_file
 }
 
 /// First path at which each value was seen, for duplicate reports.

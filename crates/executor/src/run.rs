@@ -147,6 +147,9 @@ pub enum Failure<E> {
         /// The error of the latest failed attempt, if any attempt failed
         /// (the last attempt itself may have been cut off).
         last: Option<E>,
+        /// The service request the cut-off attempt was waiting on, if any:
+        /// "LXD on node node3, PUT /1.0/cluster".
+        hung: Option<String>,
     },
     /// Retrying was abandoned because the run was cancelled.
     Cancelled {
@@ -162,24 +165,31 @@ impl<E: std::fmt::Display> std::fmt::Display for Failure<E> {
             Failure::DeadlineExceeded {
                 class,
                 deadline,
-                last: Some(e),
+                last,
+                hung,
             } => {
-                write!(
-                    f,
-                    "gave up after {} of retries (the deadline of `{class}` steps); last error: {e}",
-                    seconds(*deadline)
-                )
-            }
-            Failure::DeadlineExceeded {
-                class,
-                deadline,
-                last: None,
-            } => {
-                write!(
-                    f,
-                    "did not finish within {} (the deadline of `{class}` steps)",
-                    seconds(*deadline)
-                )
+                match hung {
+                    Some(request) => write!(
+                        f,
+                        "did not finish within {} (the deadline of `{class}` steps): no answer to {request}",
+                        seconds(*deadline)
+                    )?,
+                    None if last.is_some() => write!(
+                        f,
+                        "gave up after {} of retries (the deadline of `{class}` steps)",
+                        seconds(*deadline)
+                    )?,
+                    None => write!(
+                        f,
+                        "did not finish within {} (the deadline of `{class}` steps)",
+                        seconds(*deadline)
+                    )?,
+                }
+                match last {
+                    Some(e) if hung.is_some() => write!(f, "; the attempt before failed: {e}"),
+                    Some(e) => write!(f, "; last error: {e}"),
+                    None => Ok(()),
+                }
             }
             Failure::Cancelled { last } => {
                 write!(f, "cancelled while retrying; last error: {last}")
@@ -507,7 +517,12 @@ async fn attempt_loop<R: Runner>(
             });
         }
         tracing::trace!(step = %step, attempt, "attempt");
-        let result = tokio::time::timeout_at(end, runner.run(&step, attempt)).await;
+        let slot = clients::inflight::Slot::new();
+        let result = tokio::time::timeout_at(
+            end,
+            clients::inflight::track(slot.clone(), runner.run(&step, attempt)),
+        )
+        .await;
         let error = match result {
             Ok(Ok(outcome)) => return (index, Ok((outcome, attempt)), start.elapsed()),
             Ok(Err(e)) if !e.is_transient() => {
@@ -524,6 +539,7 @@ async fn attempt_loop<R: Runner>(
                     class,
                     deadline,
                     last: previous,
+                    hung: slot.current().map(|ctx| ctx.to_string()),
                 };
                 return (index, Err((failure, attempt)), start.elapsed());
             }
@@ -535,6 +551,7 @@ async fn attempt_loop<R: Runner>(
                 class,
                 deadline,
                 last: Some(error),
+                hung: None,
             };
             return (index, Err((failure, attempt)), start.elapsed());
         }

@@ -571,3 +571,61 @@ async fn events_and_failures_carry_the_whole_cause_chain() {
         "step failed: the service said no (2)"
     );
 }
+
+/// A runner whose step sends one request to a service that accepts the
+/// connection and never answers.
+struct Unanswered {
+    socket: std::path::PathBuf,
+}
+
+impl Runner for Unanswered {
+    type Error = TestError;
+    async fn run(&self, _step: &StepId, _attempt: u32) -> Result<Outcome, TestError> {
+        let ctx = clients::error::RequestContext {
+            service: clients::Service::Lxd,
+            node: "node3".into(),
+            method: http::Method::PUT,
+            path: "/1.0/cluster".into(),
+        };
+        let request = clients::transport::Request {
+            method: http::Method::PUT,
+            path: "/1.0/cluster".into(),
+            body: None,
+            if_match: None,
+            timeout: Duration::from_secs(3600),
+        };
+        clients::transport::Transport::unix(&self.socket)
+            .send(&ctx, request)
+            .await
+            .map(|_| Outcome::Changed)
+            .map_err(|e| TestError {
+                message: e.to_string(),
+                transient: false,
+            })
+    }
+}
+
+#[tokio::test]
+async fn a_step_cut_off_at_its_deadline_names_the_request_that_hung() {
+    let dir = tempfile::tempdir().unwrap();
+    let socket = dir.path().join("unix.socket");
+    let listener = tokio::net::UnixListener::bind(&socket).unwrap();
+    let _held = tokio::spawn(async move {
+        let mut open = Vec::new();
+        while let Ok((conn, _)) = listener.accept().await {
+            open.push(conn);
+        }
+    });
+    let dag = Dag::new(vec![node("a", &[], None)]).unwrap();
+    let mut opts = options(1);
+    opts.deadlines.default = Duration::from_secs(1);
+    let (_cancel_tx, cancel) = watch::channel(false);
+    let report = execute(&dag, Arc::new(Unanswered { socket }), &opts, None, cancel).await;
+    let StepResult::Failed { failure, .. } = &report.results[&StepId("a".into())] else {
+        panic!("{:?}", report.results)
+    };
+    assert_eq!(
+        failure.to_string(),
+        "did not finish within 1 s (the deadline of `default` steps): no answer to LXD on node node3, PUT /1.0/cluster"
+    );
+}

@@ -24,7 +24,9 @@ mod preseed;
 mod progress;
 mod ready;
 mod report;
+mod run_lock;
 mod schema;
+mod secret_file;
 
 #[derive(Parser)]
 #[command(name = "microcloud", version, about, long_about = None)]
@@ -90,7 +92,10 @@ enum Command {
     /// 2 the preseed is invalid, cannot be planned or failed a pre-flight
     /// check, 3 interrupted, 4 the trust session failed (wrong passphrase,
     /// machine refused or not found in time), 5 another machine was lost or
-    /// stopped the run.
+    /// stopped the run, 6 a service of this machine was not ready in time,
+    /// 7 another `microcloud preseed` is running on this machine (it holds
+    /// /run/microcloud/preseed.lock, or MICROCLOUD_LOCK_FILE; its PID is
+    /// named; nothing was changed).
     Preseed {
         /// The preseed file; standard input when absent or "-".
         file: Option<PathBuf>,
@@ -174,12 +179,15 @@ impl Environment for HostEnvironment {
     fn var(&self, name: &str) -> Option<String> {
         std::env::var(name).ok()
     }
-    fn read_to_string(&self, path: &Path) -> io::Result<String> {
+    fn read_secret_file(
+        &self,
+        path: &Path,
+    ) -> Result<config_loader::SecretFile, config_loader::SecretFileError> {
         let full = match &self.base {
             Some(base) if path.is_relative() => base.join(path),
             _ => path.to_owned(),
         };
-        std::fs::read_to_string(full)
+        secret_file::read(&full)
     }
 }
 

@@ -208,6 +208,30 @@ impl Peers {
         }
     }
 
+    /// The joiners whose agent does not answer now (within
+    /// [`PING_TIMEOUT`]), each with why: machines that went away.
+    pub(crate) async fn unreachable(&self) -> Vec<(String, String)> {
+        let mut tasks = JoinSet::new();
+        for (name, agent) in self.agents() {
+            tasks.spawn(async move {
+                let reason = match tokio::time::timeout(PING_TIMEOUT, agent.system()).await {
+                    Ok(Ok(_)) => None,
+                    Ok(Err(e)) => Some(format!("{:#}", anyhow::Error::new(e))),
+                    Err(_) => Some(format!("no answer within {} s", PING_TIMEOUT.as_secs())),
+                };
+                (name, reason)
+            });
+        }
+        let mut gone: Vec<(String, String)> = tasks
+            .join_all()
+            .await
+            .into_iter()
+            .filter_map(|(name, reason)| reason.map(|r| (name, r)))
+            .collect();
+        gone.sort();
+        gone
+    }
+
     /// Tells every joiner how the run ended (at once, each within
     /// [`FINISH_TIMEOUT`]); returns the joiners that could not be told.
     async fn finish(&mut self, ending: &Ending) -> Vec<String> {
@@ -235,6 +259,18 @@ impl Peers {
         untold.sort();
         untold
     }
+}
+
+/// What the initiator says when joiners went away before the run started.
+pub(crate) fn gone_message(gone: &[(String, String)]) -> String {
+    let each: Vec<String> = gone
+        .iter()
+        .map(|(name, reason)| format!("machine {name} went away during the pre-flight checks (its agent no longer answers: {reason})"))
+        .collect();
+    format!(
+        "{}; nothing was changed. Check that `microcloud preseed` still runs there, then run it again on every machine",
+        each.join("; ")
+    )
 }
 
 fn machine(name: &str, agent: &AgentClient, facts: &SystemFacts) -> Machine {
@@ -421,15 +457,18 @@ pub(crate) async fn initiate(
     let machines = match peers.machines().await {
         Ok(machines) => machines,
         Err(problems) => {
-            let message = format!("pre-flight check failed: {problems}");
-            eprintln!("error: {message}");
-            tell(
-                &mut peers,
-                &Ending::new(crate::EXIT_INVALID, message),
-                format,
-            )
-            .await;
-            return Ok(crate::EXIT_INVALID);
+            let gone = peers.unreachable().await;
+            let ending = if gone.is_empty() {
+                Ending::new(
+                    crate::EXIT_INVALID,
+                    format!("pre-flight check failed: {problems}"),
+                )
+            } else {
+                Ending::new(EXIT_PEER, gone_message(&gone))
+            };
+            eprintln!("error: {}", ending.message);
+            tell(&mut peers, &ending, format).await;
+            return Ok(ending.code);
         }
     };
     let mut all = vec![local];

@@ -33,6 +33,7 @@ use crate::multi::{self, Peers};
 use crate::progress::Progress;
 use crate::ready;
 use crate::report::Final;
+use crate::run_lock;
 use crate::{EXIT_INVALID, Format, HostEnvironment, print_diagnostics, read_input};
 
 /// Exit status when the run was interrupted (Ctrl-C).
@@ -284,41 +285,6 @@ pub fn run(args: Args) -> Result<ExitCode> {
     runtime.block_on(run_async(run)).map(ExitCode::from)
 }
 
-/// Holds the run lock of this machine for as long as it lives.
-struct RunLock {
-    _file: std::fs::File,
-}
-
-/// Takes the lock beside the journal, so that two runs on one machine (or
-/// against one simulated cluster) cannot interleave their steps.
-fn lock_run(journal: &Path) -> Result<RunLock> {
-    use std::os::unix::fs::OpenOptionsExt;
-    let mut name = journal.as_os_str().to_owned();
-    name.push(".lock");
-    let path = PathBuf::from(name);
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir)
-            .with_context(|| format!("cannot create the directory {}", dir.display()))?;
-    }
-    let file = std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .mode(0o600)
-        .open(&path)
-        .with_context(|| format!("cannot open the run lock {}", path.display()))?;
-    match file.try_lock() {
-        Ok(()) => Ok(RunLock { _file: file }),
-        Err(std::fs::TryLockError::WouldBlock) => anyhow::bail!(
-            "another `microcloud preseed` is running on this machine (it holds {}); wait for it to end, or stop it, then run again",
-            path.display()
-        ),
-        Err(std::fs::TryLockError::Error(e)) => {
-            Err(e).with_context(|| format!("cannot lock {}", path.display()))
-        }
-    }
-}
-
 fn journal_path(args: &Args) -> PathBuf {
     args.journal
         .clone()
@@ -326,7 +292,25 @@ fn journal_path(args: &Args) -> PathBuf {
 }
 
 async fn run_async(run: Run) -> Result<u8> {
-    let _lock = lock_run(&journal_path(&run.args))?;
+    // One run per machine, whatever the journal: refused before anything
+    // is read or changed.
+    let lock_path = run_lock::path(run.args.sim_dir.as_deref());
+    let waited = run_lock::take_within(&lock_path, run_lock::GRACE, |held| {
+        eprintln!(
+            "{}; waiting up to {} s for it to end (a machine's part of a run whose initiator is gone ends within {} s)",
+            held.holder_text(),
+            run_lock::GRACE.as_secs(),
+            multi::AGENT_IDLE.as_secs()
+        );
+    });
+    let _lock = match waited.await {
+        Ok(lock) => lock,
+        Err(e @ run_lock::LockError::Held { .. }) => {
+            eprintln!("error: {e}");
+            return Ok(run_lock::EXIT_LOCKED);
+        }
+        Err(e) => return Err(e.into()),
+    };
     if let Some(dir) = &run.args.sim_dir {
         let machines = sim_machines(dir)?;
         return Ok(drive(&run, machines, None).await?.code);
@@ -381,7 +365,8 @@ async fn run_async(run: Run) -> Result<u8> {
     let role = match role::decide(&run.preseed, &identity(&system, &overrides)) {
         Ok(role) => role,
         Err(e) => {
-            multi::say(run.args.format, &format!("error: {e}"));
+            // An error, like every other: on standard error.
+            eprintln!("error: {e}");
             return Ok(EXIT_INVALID);
         }
     };
@@ -439,9 +424,19 @@ pub(crate) async fn drive(
     let (inventory, clients) = match collect(preseed, machines, &overrides).await {
         Ok(collected) => collected,
         Err(e) if peers.is_some() => {
-            let message = format!("pre-flight check failed: {e:#}");
-            multi::say(args.format, &format!("error: {message}"));
-            return Ok(Ending::new(EXIT_INVALID, message));
+            // A joiner that went away (killed, powered off) makes its
+            // services' calls fail: say that, not what the calls suggest.
+            let gone = match peers.as_ref() {
+                Some(p) => p.unreachable().await,
+                None => Vec::new(),
+            };
+            let ending = if gone.is_empty() {
+                Ending::new(EXIT_INVALID, format!("pre-flight check failed: {e:#}"))
+            } else {
+                Ending::new(multi::EXIT_PEER, multi::gone_message(&gone))
+            };
+            eprintln!("error: {}", ending.message);
+            return Ok(ending);
         }
         Err(e) => return Err(e),
     };

@@ -71,12 +71,17 @@ fn file<'a>(data: &'a UserData, path: &str) -> &'a WriteFile {
         .unwrap_or_else(|| panic!("no write_files entry for {path}"))
 }
 
-/// Writes every `write_files` entry under `root`, as cloud-init would under `/`.
+/// Writes every `write_files` entry under `root` with its permissions, as
+/// cloud-init would under `/` (the passphrase file's mode matters: a file
+/// others can read draws a warning).
 fn extract(data: &UserData, root: &Path) {
+    use std::os::unix::fs::PermissionsExt;
     for entry in &data.write_files {
         let target = root.join(entry.path.trim_start_matches('/'));
         std::fs::create_dir_all(target.parent().unwrap()).unwrap();
-        std::fs::write(target, &entry.content).unwrap();
+        std::fs::write(&target, &entry.content).unwrap();
+        let mode = u32::from_str_radix(&entry.permissions, 8).unwrap();
+        std::fs::set_permissions(&target, std::fs::Permissions::from_mode(mode)).unwrap();
     }
 }
 

@@ -218,12 +218,17 @@ fn a_machine_without_a_reachable_lxd_says_which_socket() {
 
 #[test]
 fn a_second_run_on_the_same_machine_is_refused_by_the_lock() {
+    use std::io::Write;
     use std::os::unix::fs::PermissionsExt;
     let dir = tempfile::tempdir().unwrap();
     let journal = dir.path().join("journal.json");
-    let lock_path = dir.path().join("journal.json.lock");
-    let holder = std::fs::File::create(&lock_path).unwrap();
+    // The machine's lock (`MICROCLOUD_LOCK_FILE` stands for
+    // /run/microcloud/preseed.lock), not one beside the journal.
+    let lock_path = dir.path().join("run/preseed.lock");
+    std::fs::create_dir_all(lock_path.parent().unwrap()).unwrap();
+    let mut holder = std::fs::File::create(&lock_path).unwrap();
     holder.try_lock().unwrap();
+    writeln!(holder, "4242").unwrap();
     let args = [
         "--name",
         "micro01",
@@ -234,28 +239,47 @@ fn a_second_run_on_the_same_machine_is_refused_by_the_lock() {
         "--journal",
         journal.to_str().unwrap(),
     ];
-    let out = preseed(&args, &root().join("examples/multicast-3-nodes.yaml"))
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(1));
+    let run = || {
+        preseed(&args, &root().join("examples/multicast-3-nodes.yaml"))
+            .env("MICROCLOUD_LOCK_FILE", &lock_path)
+            .output()
+            .unwrap()
+    };
+    let started = std::time::Instant::now();
+    let out = run();
+    assert_eq!(out.status.code(), Some(7), "{}", text(&out.stderr));
+    // It first waited for the holder to end (the grace), then gave up.
+    assert!(started.elapsed() >= std::time::Duration::from_secs(12));
     let stderr = text(&out.stderr);
-    assert!(
-        stderr.contains("another `microcloud preseed` is running on this machine"),
-        "{stderr}"
+    assert_eq!(
+        stderr,
+        format!(
+            "another `microcloud preseed` (PID 4242) holds {lock}; waiting up to 12 s for it to end (a machine's part of a run whose initiator is gone ends within 10 s)\n\
+             error: another `microcloud preseed` (PID 4242) is running on this machine: it holds {lock}; nothing was changed. Wait for it to end, or stop it, then run again\n",
+            lock = lock_path.display()
+        )
     );
-    assert!(stderr.contains(lock_path.to_str().unwrap()), "{stderr}");
+    assert!(text(&out.stdout).is_empty(), "{}", text(&out.stdout));
+    assert!(
+        !journal.exists(),
+        "the refused run must not start a journal"
+    );
 
     // Once released, the run gets past the lock (and fails on the socket),
-    // and a lock it creates is private.
+    // and a lock it creates is private and names it.
     drop(holder);
     std::fs::remove_file(&lock_path).unwrap();
-    let out = preseed(&args, &root().join("examples/multicast-3-nodes.yaml"))
-        .output()
-        .unwrap();
+    let out = run();
     let stderr = text(&out.stderr);
     assert!(stderr.contains("through its LXD"), "{stderr}");
     let mode = std::fs::metadata(&lock_path).unwrap().permissions().mode();
     assert_eq!(mode & 0o777, 0o600);
+    let pid: u32 = std::fs::read_to_string(&lock_path)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    assert!(pid > 0);
 }
 
 #[test]

@@ -154,6 +154,7 @@ fn a_failed_run_names_the_step_the_class_and_what_to_do() {
                 class: "ceph".into(),
                 deadline: Duration::from_secs(30),
                 last: None,
+                hung: None,
             },
             attempts: 1,
             started: Duration::from_secs(2),

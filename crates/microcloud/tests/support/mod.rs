@@ -28,8 +28,20 @@ pub fn strings(args: &[&str]) -> Vec<String> {
     args.iter().map(|a| (*a).to_owned()).collect()
 }
 
+/// A run lock file of its own for one command: the tests run several
+/// machines' `microcloud preseed` on this one host at once, and each is a
+/// machine of its own (`MICROCLOUD_LOCK_FILE`).
+fn own_lock_file() -> PathBuf {
+    static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+        .join("run-locks")
+        .join(format!("{}-{n}.lock", std::process::id()))
+}
+
 /// `microcloud ARGS`, run from the workspace root with no passphrase or
-/// `RUST_LOG` from the environment and nothing on standard input. The
+/// `RUST_LOG` from the environment, its own run lock, and nothing on
+/// standard input. The
 /// caller adds what its test needs (environment, standard input).
 pub fn microcloud<I, S>(args: I) -> Command
 where
@@ -42,6 +54,7 @@ where
         .current_dir(root())
         .env_remove("MICROCLOUD_SESSION_PASSPHRASE")
         .env_remove("RUST_LOG")
+        .env("MICROCLOUD_LOCK_FILE", own_lock_file())
         .stdin(Stdio::null());
     command
 }

@@ -243,13 +243,12 @@ impl NetError {
     }
 }
 
-/// Seconds, without a fraction when there is none (`3 s`, `0.5 s`).
+/// Seconds, to the millisecond at most and without trailing zeros (`3 s`,
+/// `0.5 s`, `9.896 s`; never the float's full expansion).
 pub(crate) fn seconds(d: &Duration) -> String {
-    if d.subsec_nanos() == 0 {
-        format!("{} s", d.as_secs())
-    } else {
-        format!("{} s", d.as_secs_f64())
-    }
+    let text = format!("{:.3}", d.as_secs_f64());
+    let text = text.trim_end_matches('0').trim_end_matches('.');
+    format!("{text} s")
 }
 
 /// Why and how an initiator's session ended without every joiner.
@@ -283,5 +282,24 @@ impl fmt::Display for SessionFailure {
             write!(f, "; {}", self.summary)?;
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod seconds_tests {
+    use super::seconds;
+    use std::time::Duration;
+
+    #[test]
+    fn seconds_have_a_fixed_precision() {
+        for (d, text) in [
+            (Duration::from_secs(3), "3 s"),
+            (Duration::from_millis(500), "0.5 s"),
+            (Duration::from_nanos(9_896_393_529), "9.896 s"),
+            (Duration::from_secs_f64(9.896_393_529_000_001), "9.896 s"),
+            (Duration::from_millis(10_000), "10 s"),
+        ] {
+            assert_eq!(seconds(&d), text);
+        }
     }
 }
