@@ -86,5 +86,6 @@ pub use faults::{FaultAction, FaultRule, FaultScript, Service, Transport};
 pub use inventory::Inventory;
 pub use latency::LatencyModel;
 pub use lxd::LxdProfile;
+pub use microcluster::ceph::SimOsd;
 pub use microcluster::real_ceph::CephCli;
 pub use sim::{NodeSpec, Sim, SimBuilder, SimNode, Timings};
