@@ -59,28 +59,31 @@ where
         pools: &[String],
     ) -> Result<Outcome, ApplyError> {
         let c = node.microceph.as_ref().ok_or_else(|| self.missing(step))?;
-        let existing = c
-            .pools(None)
-            .await
-            .map_err(service_error(step, "listing Ceph pools"))?;
         let wanted = i64::from(size);
+        // The state is read from the pools alone: MicroCeph never reports
+        // `osd_pool_default_size` (it is not in its config table,
+        // `GetConstConfigTable` in microceph/ceph/config.go, every version;
+        // asking for it is a 500 "requested key osd_pool_default_size is
+        // not a MicroCeph supported cluster config" on squid and later).
+        // `GET /1.0/pools` exists from v19.2.0+squid on
+        // (microceph/api/pool.go); reef (v18.2.4) serves only `PUT
+        // /1.0/pools-op` and answers 404, so there the default is set
+        // without reading anything first (setting it again is harmless).
+        let existing = match c.pools(None).await {
+            Ok(existing) => existing,
+            Err(e) if e.status() == Some(404) => Vec::new(),
+            Err(e) => return Err(service_error(step, "listing Ceph pools")(e)),
+        };
         let smaller: Vec<String> = existing
             .iter()
             .filter(|p| pools.contains(&p.pool) && p.size < wanted)
             .map(|p| p.pool.clone())
             .collect();
-        let default = c
-            .configs(Some("osd_pool_default_size"))
-            .await
-            .map_err(service_error(step, "reading the default replication"))?;
-        // MicroCeph rarely reports the default; `lxd_remote`, created
-        // by LXD after this step, inherits it and shows it.
-        let default_ok = default
+        // The default is not reported; `lxd_remote`, created by LXD after
+        // this step, inherits it and shows it.
+        let default_ok = existing
             .iter()
-            .any(|e| e.key == "osd_pool_default_size" && e.value == wanted.to_string())
-            || existing
-                .iter()
-                .any(|p| p.pool == "lxd_remote" && p.size == wanted);
+            .any(|p| p.pool == "lxd_remote" && p.size == wanted);
         if smaller.is_empty() && default_ok {
             return Ok(Outcome::AlreadyDone);
         }
