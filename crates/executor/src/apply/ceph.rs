@@ -20,7 +20,7 @@ where
         &self,
         step: &Step,
         node: &NodeClients<L, C, O>,
-        path: &String,
+        path: &str,
         wipe: bool,
         encrypt: bool,
     ) -> Result<Outcome, ApplyError> {
@@ -33,13 +33,13 @@ where
         let member = step.member();
         if disks
             .iter()
-            .any(|d| d.path == *path && (d.location.is_empty() || d.location == member))
+            .any(|d| d.path == path && (d.location.is_empty() || d.location == member))
         {
             return Ok(Outcome::AlreadyDone);
         }
         self.check_wipes(step, wipe::Scope::Unused).await?;
         let body = DisksPost {
-            path: vec![path.clone()],
+            path: vec![path.to_owned()],
             wipe,
             encrypt,
             ..DisksPost::default()
