@@ -20,7 +20,8 @@
 //! `public_network` (bootstrap without `MonIp`, and every joiner that
 //! becomes a monitor), taken from the node's inventory: its interfaces'
 //! `global` addresses stand for Go's `IsGlobalUnicast` addresses (the
-//! simulated nodes' own 127.x addresses are `global` in the fixtures).
+//! simulated nodes' own 127.x addresses are `global` in the fixtures), and
+//! the address the daemon listens on is local too.
 
 use std::collections::BTreeMap;
 use std::net::{IpAddr, SocketAddr};
@@ -111,24 +112,36 @@ pub(crate) struct CephState {
 
 /// A node's local addresses as Go's `net.Interfaces` lists them, limited
 /// to what `FindIpOnSubnet` considers (`IsGlobalUnicast`): the inventory's
-/// `global` addresses, in interface order, with their prefix.
-fn local_addresses(inventory: &Inventory) -> Vec<(IpAddr, u8)> {
-    inventory
+/// `global` addresses, in interface order, with their prefix; then the
+/// address the daemon listens on, which is local by definition (a
+/// simulation next to real machines listens on their addresses, which its
+/// inventory does not list), as a /24 or /64 when the inventory does not
+/// give its prefix.
+fn local_addresses(inventory: &Inventory, listening: IpAddr) -> Vec<(IpAddr, u8)> {
+    let mut local: Vec<(IpAddr, u8)> = inventory
         .interfaces
         .iter()
         .flat_map(|i| i.addresses.iter())
         .filter(|a| a.scope == "global")
         .filter_map(|a| Some((a.address.parse().ok()?, a.netmask.parse().ok()?)))
-        .collect()
+        .collect();
+    if !listening.is_unspecified() && !local.iter().any(|(a, _)| *a == listening) {
+        local.push((listening, if listening.is_ipv4() { 24 } else { 64 }));
+    }
+    local
 }
 
 /// `FindIpOnSubnet` (microceph/common/network.go, v19.2.0+squid): the
 /// first local address inside `subnet`.
-fn find_ip_on_subnet(subnet: &str, inventory: &Inventory) -> Result<IpAddr, String> {
+fn find_ip_on_subnet(
+    subnet: &str,
+    inventory: &Inventory,
+    listening: IpAddr,
+) -> Result<IpAddr, String> {
     let net: Net = subnet
         .parse()
         .map_err(|()| format!("invalid CIDR address: {subnet}"))?;
-    local_addresses(inventory)
+    local_addresses(inventory, listening)
         .into_iter()
         .map(|(ip, _)| ip)
         .find(|ip| net.contains(*ip))
@@ -138,7 +151,7 @@ fn find_ip_on_subnet(subnet: &str, inventory: &Inventory) -> Result<IpAddr, Stri
 /// `FindNetworkAddress` (same file): the local address equal to `ip`, in
 /// its host form (`10.0.0.5/24`, as Go's `IPNet.String` writes it).
 fn find_network_address(ip: IpAddr, inventory: &Inventory) -> Result<String, String> {
-    let local = local_addresses(inventory);
+    let local = local_addresses(inventory, ip);
     local
         .iter()
         .find(|(a, _)| *a == ip)
@@ -174,7 +187,7 @@ pub(crate) fn bootstrap_networks(
             .map_err(|_| hook(format!("provided address {m} is invalid")))?,
         (None, None) => addr.ip(),
         // The mon IP is still empty when this fails, hence the two spaces.
-        (None, Some(p)) => find_ip_on_subnet(p, inventory)
+        (None, Some(p)) => find_ip_on_subnet(p, inventory, addr.ip())
             .map_err(|e| hook(format!("failed to locate  on host: {e}")))?,
     };
     let public = match public {
@@ -213,6 +226,7 @@ pub(crate) fn bootstrap_networks(
 pub(crate) fn join_mon_address(
     state: &CephState,
     inventory: &Inventory,
+    listening: IpAddr,
 ) -> Result<Option<IpAddr>, ApiError> {
     if state.mon_hosts.len() >= 3 {
         return Ok(None);
@@ -220,11 +234,13 @@ pub(crate) fn join_mon_address(
     let Some(public) = state.configs.get("public_network") else {
         return Ok(None);
     };
-    find_ip_on_subnet(public, inventory).map(Some).map_err(|e| {
-        ApiError::internal(format!(
-            "failed to record mon db entries: failed to locate ip on subnet {public}: {e}"
-        ))
-    })
+    find_ip_on_subnet(public, inventory, listening)
+        .map(Some)
+        .map_err(|e| {
+            ApiError::internal(format!(
+                "failed to record mon db entries: failed to locate ip on subnet {public}: {e}"
+            ))
+        })
 }
 
 impl CephState {

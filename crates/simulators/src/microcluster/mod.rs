@@ -668,7 +668,7 @@ impl McService {
                 .and_then(|db| {
                     db.lock()
                         .ok()
-                        .map(|g| ceph::join_mon_address(&g.ceph, &self.inventory.get()))
+                        .map(|g| ceph::join_mon_address(&g.ceph, &self.inventory.get(), addr.ip()))
                 })
                 .transpose()?
                 .flatten(),
