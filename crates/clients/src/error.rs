@@ -31,7 +31,9 @@
 //! creations, can add half-made objects. So a 500 is transient only when
 //! its message names a condition that passes by itself
 //! ([`TRANSIENT_500_MESSAGES`]: a busy or leaderless cluster database,
-//! another member or service not answering yet).
+//! another member or service not answering yet), and never when it names
+//! a refusal that cannot pass ([`PERMANENT_500_MESSAGES`]: MicroCeph's
+//! "requested key … is not a MicroCeph supported cluster config").
 
 use std::fmt;
 use std::io;
@@ -469,10 +471,17 @@ pub const TRANSIENT_500_MESSAGES: &[&str] = &[
     "unexpected eof",
 ];
 
-/// Transient: 502, 503, 504 and the other 5xx, except 501 Not Implemented
-/// (LXD's answer to the removed `password` field) and 505, which will not
-/// change on retry, and 500 unless its message names a passing condition
-/// ([`TRANSIENT_500_MESSAGES`]).
+/// Parts of HTTP 500 messages that are permanent whatever else the message
+/// says (checked before [`TRANSIENT_500_MESSAGES`]): MicroCeph's refusal of
+/// a configuration key outside its table (`getClusterConfigDefinition`,
+/// `canSetConfig` in `microceph/ceph/config.go`, v19.2.0+squid and later;
+/// answered through `response.SmartError` as a 500). Asking again gets the
+/// same answer.
+pub const PERMANENT_500_MESSAGES: &[&str] = &[
+    "is not a microceph supported cluster config",
+    "does not support write operation",
+];
+
 /// The microcluster public prefix of the family a control request went to
 /// (`/cluster/control` → `/cluster/1.0`, else `/core/1.0`).
 fn public_prefix(ctx: &RequestContext) -> &'static str {
@@ -483,10 +492,18 @@ fn public_prefix(ctx: &RequestContext) -> &'static str {
     }
 }
 
+/// Transient: 502, 503, 504 and the other 5xx, except 501 Not Implemented
+/// (LXD's answer to the removed `password` field) and 505, which will not
+/// change on retry, and 500 unless its message names a passing condition
+/// ([`TRANSIENT_500_MESSAGES`]) and no permanent one
+/// ([`PERMANENT_500_MESSAGES`]).
 fn status_is_transient(status: u16, message: &str) -> bool {
     match status {
         500 => {
             let message = message.trim_end().to_lowercase();
+            if PERMANENT_500_MESSAGES.iter().any(|m| message.contains(m)) {
+                return false;
+            }
             message.ends_with(": eof") || TRANSIENT_500_MESSAGES.iter().any(|m| message.contains(m))
         }
         501 | 505 => false,

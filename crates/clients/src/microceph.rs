@@ -9,7 +9,17 @@
 //!   [`Error::DiskFailures`] listing every failed disk. A request for disks
 //!   that comes back without any report is a protocol error: whether the
 //!   disks were added cannot be known.
-//! * `GET /1.0/configs` requires a JSON body even though it is a `GET`.
+//! * `GET /1.0/configs` requires a JSON body even though it is a `GET`
+//!   (`cmdConfigsGet` decodes it; no body is a 500 `EOF`). With a key it
+//!   answers `ceph config get` output, newline included, so values are
+//!   trimmed here; a key outside MicroCeph's table is a 500 "requested key
+//!   … is not a MicroCeph supported cluster config" (squid and later;
+//!   permanent, see [`crate::error::PERMANENT_500_MESSAGES`]). Without a key
+//!   it lists only the table's keys that Ceph has set: never
+//!   `osd_pool_default_size`, which MicroCeph does not report at all.
+//!
+//! Every call is documented, with its upstream source per MicroCeph
+//! version, in `docs/contracts/microceph.md`.
 //!
 //! The core microcluster calls (bootstrap, join, tokens) are available on
 //! the same client through [`MicroclusterApi`]. Bootstrap configuration
@@ -47,7 +57,8 @@ pub struct DisksPost {
     pub dbwipe: bool,
     /// Encrypt the DB device.
     pub dbencrypt: bool,
-    /// Report without adding (DSL requests only).
+    /// Report without adding (DSL requests only; v20.2.1 and later, `omitempty`;
+    /// earlier versions ignore it, so it is never sent true to them).
     #[serde(default, skip_serializing_if = "is_false")]
     pub dry_run: bool,
 }
@@ -323,7 +334,16 @@ impl MicroCephApi for MicroCephClient {
                 CallOptions::default(),
             )
             .await
-            .map(Option::unwrap_or_default)
+            .map(|entries| {
+                let mut entries = entries.unwrap_or_default();
+                // `ceph config get` output ends with a newline, which
+                // `GetConfigItem` passes on (microceph/ceph/config.go).
+                for e in &mut entries {
+                    let trimmed = e.value.trim_end().len();
+                    e.value.truncate(trimmed);
+                }
+                entries
+            })
     }
 
     async fn set_config(&self, entry: &ConfigEntry) -> Result<(), Error> {

@@ -22,10 +22,12 @@
 //!   members given, one untargeted call per pool.
 //!
 //! MicroCeph, when given and initialised (`ready` in `GET /core/1.0`;
-//! otherwise the state has no MicroCeph part): `GET /1.0/configs`
-//! (`public_network`, `cluster_network`, and `osd_pool_default_size` when
-//! MicroCeph reports it, which current MicroCeph does not), `GET
-//! /1.0/disks` (OSDs, in MicroCeph's order) and `GET /1.0/pools`.
+//! otherwise the state has no MicroCeph part): `GET /1.0/configs` with an
+//! empty key (`public_network`, `cluster_network`: it lists only keys of
+//! MicroCeph's config table, so never `osd_pool_default_size`; reef's table
+//! has no `public_network`), `GET /1.0/disks` (OSDs, in MicroCeph's order)
+//! and `GET /1.0/pools` (404 on reef, which has no such endpoint: no
+//! pools).
 //!
 //! Everything is listed in the order the services list it, except volumes,
 //! which are sorted by pool, name and member and listed once. Failure
@@ -276,17 +278,6 @@ async fn collect_microceph<C: MicroCephApi>(
     ))?;
     let public_network = network_config(scope, &configs, "public_network")?;
     let cluster_network = network_config(scope, &configs, "cluster_network")?;
-    let osd_pool_default_size = match config(&configs, "osd_pool_default_size") {
-        None => None,
-        Some(value) => Some(value.parse::<u32>().map_err(|_| {
-            invalid(
-                scope,
-                Service::MicroCeph,
-                call,
-                format!("osd_pool_default_size {value:?} is not a replica count"),
-            )
-        })?),
-    };
 
     let call = "GET /1.0/disks";
     let osds = client
@@ -312,15 +303,18 @@ async fn collect_microceph<C: MicroCephApi>(
         .collect::<Result<Vec<_>, CollectError>>()?;
 
     let call = "GET /1.0/pools";
-    let pools = client
-        .pools(None)
-        .await
-        .map_err(call_failed(
+    // Served from v19.2.0+squid on (microceph/api/pool.go); reef answers
+    // 404: its pools are unknown, which only leaves replication to do.
+    let pools = match client.pools(None).await {
+        Err(e) if e.status() == Some(404) => Vec::new(),
+        other => other.map_err(call_failed(
             scope,
             Service::MicroCeph,
             call,
             "the OSD pools",
-        ))?
+        ))?,
+    };
+    let pools = pools
         .into_iter()
         .map(|p| {
             let size = u32::try_from(p.size).map_err(|_| {
@@ -340,7 +334,6 @@ async fn collect_microceph<C: MicroCephApi>(
         cluster_network,
         osds,
         pools,
-        osd_pool_default_size,
     }))
 }
 

@@ -286,7 +286,6 @@ async fn pools_and_networks_carry_each_members_own_configuration() {
                     size: 3,
                 },
             ],
-            osd_pool_default_size: None,
         })
     );
 
@@ -394,11 +393,26 @@ async fn microceph_values_the_planner_cannot_hold_are_refused() {
         "MicroCeph on the existing cluster gave an unusable answer to GET /1.0/configs: public_network \"10.0.0.0/24,10.1.0.0/24\" is not one network in CIDR form (a.b.c.d/n); check MicroCeph's state there before planning"
     );
 
-    ceph.configs = wire(json!([{"key": "osd_pool_default_size", "value": "3"}]));
+    // Reef's table has no `public_network` (microceph/ceph/config.go,
+    // v18.2.4+reef), so it is not listed there.
+    ceph.configs = wire(json!([{"key": "cluster_network", "value": "10.1.0.0/24"}]));
     let state = collect_cluster(&lxd, Some(&ceph), &[]).await.unwrap();
     let microceph = state.microceph.unwrap();
-    assert_eq!(microceph.osd_pool_default_size, Some(3));
     assert_eq!(microceph.public_network, None);
+    assert_eq!(
+        microceph.cluster_network,
+        Some("10.1.0.0/24".parse().unwrap())
+    );
+
+    // Reef (v18.2.4) has no `GET /1.0/pools` (microceph/api/pool.go): its
+    // 404 means "pools unknown", not a failure; any other status fails.
+    ceph.fail.insert("/1.0/pools".into(), 404);
+    let state = collect_cluster(&lxd, Some(&ceph), &[]).await.unwrap();
+    assert_eq!(state.microceph.unwrap().pools, vec![]);
+    ceph.fail.insert("/1.0/pools".into(), 500);
+    let err = collect_cluster(&lxd, Some(&ceph), &[]).await.unwrap_err();
+    assert!(err.to_string().contains("(GET /1.0/pools)"), "{err}");
+    ceph.fail.clear();
 
     ceph.pools = wire(json!([{"pool": "x", "size": -1}]));
     let err = collect_cluster(&lxd, Some(&ceph), &[]).await.unwrap_err();

@@ -32,7 +32,7 @@ use clients::lxd::{
     ClusterJoin, ClusterMemberConfigKey, LxdApi, NetworksPost, ProfilePut, ServerPut,
     StoragePoolsPost, StorageVolumesPost, TokenField as ClientTokenField,
 };
-use clients::microceph::{DisksPost, MicroCephApi, PoolPut};
+use clients::microceph::MicroCephApi;
 use clients::microcluster::MicroclusterApi;
 use clients::microovn::MicroOvnApi;
 use config_loader::model::{StepClass, Timeouts};
@@ -42,6 +42,8 @@ use crate::dag::{Dag, DagError, Node, StepId};
 use crate::retry::Deadlines;
 use crate::run::{Outcome, Runner, StepError};
 use crate::wipe;
+
+mod ceph;
 
 /// The clients of one machine.
 pub struct NodeClients<L, C, O> {
@@ -556,74 +558,9 @@ where
                 path,
                 wipe,
                 encrypt,
-            } => {
-                let c = node.microceph.as_ref().ok_or_else(|| self.missing(step))?;
-                let disks = c
-                    .disks()
-                    .await
-                    .map_err(service_error(step, "listing OSDs"))?;
-                let member = step.member();
-                if disks
-                    .iter()
-                    .any(|d| d.path == *path && (d.location.is_empty() || d.location == member))
-                {
-                    return Ok(Outcome::AlreadyDone);
-                }
-                self.check_wipes(step, wipe::Scope::Unused).await?;
-                let body = DisksPost {
-                    path: vec![path.clone()],
-                    wipe: *wipe,
-                    encrypt: *encrypt,
-                    ..DisksPost::default()
-                };
-                c.add_disks(&body, target)
-                    .await
-                    .map_err(service_error(step, format!("adding disk {path}")))?;
-                Ok(Outcome::Changed)
-            }
+            } => self.add_ceph_disk(step, node, path, *wipe, *encrypt).await,
             Action::SetReplication { size, pools } => {
-                let c = node.microceph.as_ref().ok_or_else(|| self.missing(step))?;
-                let existing = c
-                    .pools(None)
-                    .await
-                    .map_err(service_error(step, "listing Ceph pools"))?;
-                let wanted = i64::from(*size);
-                let smaller: Vec<String> = existing
-                    .iter()
-                    .filter(|p| pools.contains(&p.pool) && p.size < wanted)
-                    .map(|p| p.pool.clone())
-                    .collect();
-                let default = c
-                    .configs(Some("osd_pool_default_size"))
-                    .await
-                    .map_err(service_error(step, "reading the default replication"))?;
-                // MicroCeph rarely reports the default; `lxd_remote`, created
-                // by LXD after this step, inherits it and shows it.
-                let default_ok = default
-                    .iter()
-                    .any(|e| e.key == "osd_pool_default_size" && e.value == wanted.to_string())
-                    || existing
-                        .iter()
-                        .any(|p| p.pool == "lxd_remote" && p.size == wanted);
-                if smaller.is_empty() && default_ok {
-                    return Ok(Outcome::AlreadyDone);
-                }
-                // An empty pool name sets the default for new pools.
-                let mut names = vec![String::new()];
-                names.extend(smaller);
-                c.set_pool_replication(
-                    &PoolPut {
-                        pools: names,
-                        size: wanted,
-                    },
-                    None,
-                )
-                .await
-                .map_err(service_error(
-                    step,
-                    format!("setting replication to {size}"),
-                ))?;
-                Ok(Outcome::Changed)
+                self.set_replication(step, node, *size, pools).await
             }
             Action::ConfigureOvnNorthbound { port: _ } => {
                 let o = node.microovn.as_ref().ok_or_else(|| self.missing(step))?;

@@ -574,12 +574,10 @@ pub struct MicroCephClusterState {
     /// OSDs (`GET /1.0/disks`).
     #[serde(default)]
     pub osds: Vec<Osd>,
-    /// OSD pools (`GET /1.0/pools`).
+    /// OSD pools (`GET /1.0/pools`). MicroCeph does not report
+    /// `osd_pool_default_size`; the `lxd_remote` pool shows it.
     #[serde(default)]
     pub pools: Vec<CephPool>,
-    /// `osd_pool_default_size`, when known.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub osd_pool_default_size: Option<u32>,
 }
 
 /// One OSD.

@@ -626,3 +626,44 @@ fn a_wipe_of_a_mounted_or_used_disk_is_refused() {
         "refusing to plan a wipe of /dev/disk/by-id/ssd-sda (sda) on `micro01`: it is mounted, it is used by bcache",
     );
 }
+
+#[test]
+fn a_public_network_on_a_second_subnet_needs_an_address_on_every_machine() {
+    // MicroCeph takes each monitor's address inside the public network
+    // (FindIpOnSubnet, microceph/ceph/bootstrap.go and join.go, squid).
+    let yaml = format!(
+        "{HEAD}{SYSTEMS}ceph:\n  public_network: 10.10.0.0/24\nstorage:\n  ceph:\n    - find: type == ssd\n"
+    );
+    let plan = run(&yaml, three()).unwrap();
+    let bootstrap = plan
+        .steps
+        .iter()
+        .find(|s| s.id.0 == "microceph.bootstrap@micro01")
+        .unwrap();
+    let planner::plan::Action::BootstrapMicrocluster { config, .. } = &bootstrap.action else {
+        panic!("{:?}", bootstrap.action)
+    };
+    assert_eq!(
+        config.get("PublicNet").map(String::as_str),
+        Some("10.10.0.0/24")
+    );
+
+    let mut systems = three();
+    systems[1].interfaces.retain(|i| i.name != "enp7s0");
+    let errors = run(&yaml, systems).unwrap_err();
+    let e = errors
+        .iter()
+        .find(|e| e.path.to_string() == "ceph.public_network")
+        .unwrap();
+    assert_eq!(e.system.as_deref(), Some("micro02"));
+    assert_eq!(
+        e.message,
+        "`micro02` has no address in the Ceph public network 10.10.0.0/24"
+    );
+    assert_eq!(
+        e.help.as_deref(),
+        Some(
+            "MicroCeph gives each machine's monitor and daemons an address of its own inside 10.10.0.0/24: configure an address in 10.10.0.0/24 on `micro02` (up, on any interface), or choose a public_network every machine has an address in"
+        )
+    );
+}

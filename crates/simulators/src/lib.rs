@@ -87,5 +87,6 @@ pub use inventory::Inventory;
 pub use latency::LatencyModel;
 pub use lxd::LxdProfile;
 pub use microcluster::McFamily;
+pub use microcluster::ceph::SimOsd;
 pub use microcluster::real_ceph::CephCli;
 pub use sim::{NodeSpec, Sim, SimBuilder, SimNode, Timings};

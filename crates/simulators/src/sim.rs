@@ -674,6 +674,15 @@ impl SimNode {
     pub fn ovn_encap_ip(&self) -> Option<String> {
         self.inner.microovn.encap_ip()
     }
+    /// The MicroCeph OSDs on this machine, with what only the machine
+    /// knows (encryption): real MicroCeph's API does not report it.
+    pub fn ceph_osds(&self) -> Vec<crate::SimOsd> {
+        self.inner.microceph.osds_here()
+    }
+    /// This member's Ceph monitor address, when it runs a monitor.
+    pub fn ceph_mon_address(&self) -> Option<IpAddr> {
+        self.inner.microceph.mon_address()
+    }
     /// The LXD profile.
     pub fn lxd_profile(&self) -> LxdProfile {
         self.inner.lxd.profile()

@@ -290,8 +290,14 @@ async fn microceph_disk_add_reports_per_disk() {
         (r.status, r.meta()["validation_error"].as_str().unwrap()),
         (
             200,
-            "Adding multiple disks at once with WAL or DB devices is not supported"
+            "wal/db devices are not supported in batch disk addition"
         )
+    );
+    // Nothing is added; every disk is reported failed without an error
+    // (`prepareValidationFailureResp`, microceph/ceph/osd.go, squid).
+    assert_eq!(
+        r.meta()["report"],
+        json!([{"path": "/dev/sdb", "report": "Failure", "error": ""}, {"path": "/dev/sda", "report": "Failure", "error": ""}])
     );
     // A partitioned disk on node2 (its root disk is mounted; use a fixture-free check via ?target).
     let r = c1
@@ -325,15 +331,25 @@ async fn microceph_disk_add_reports_per_disk() {
                 "/dev/disk/by-id/scsi-0QEMU_QEMU_HARDDISK_ceph-a-1",
                 "node1"
             ),
-            (1, "/dev/sdb", "node1"),
-            (2, "/dev/sda", "node2")
+            // Recorded under their stable paths (`setStablePath`,
+            // microceph/ceph/osd.go, v19.2.0+squid).
+            (
+                1,
+                "/dev/disk/by-id/scsi-0QEMU_QEMU_HARDDISK_ceph-b-1",
+                "node1"
+            ),
+            (
+                2,
+                "/dev/disk/by-id/scsi-0QEMU_QEMU_HARDDISK_ceph-a-2",
+                "node2"
+            )
         ]
     );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn microceph_partitioned_disk_needs_wipe() {
-    let fixture = r#"{"disks":[{"id":"vdb","device":"252:16","type":"virtio","size":10737418240,"partitions":[{"id":"vdb1","device":"252:17","size":1073741824,"partition":1}]}],"interfaces":[]}"#;
+    let fixture = r#"{"disks":[{"id":"vdb","device":"252:16","type":"virtio","size":10737418240,"partitions":[{"id":"vdb1","device":"252:17","size":1073741824,"partition":1}]}],"interfaces":[{"name":"enp5s0","type":"physical","addresses":[{"family":"inet","address":"{ip}","netmask":"24","scope":"global"}]}]}"#;
     let sim = simulators::SimBuilder::new()
         .node(simulators::NodeSpec::new("node1").inventory(fixture))
         .time_scale(0.0)
@@ -431,7 +447,11 @@ async fn microceph_configs_pools_and_services() {
         .await;
     assert_eq!(
         (r.status, r.error()),
-        (500, "Failed to set pool size: pool \"nope\" does not exist")
+        // `SetReplicationFactor` (microceph/ceph/osd.go, v19.2.0+squid).
+        (
+            500,
+            "failed to set pool size for nope: Failed to run: ceph osd pool set nope size 3 --yes-i-really-mean-it: exit status 2 (Error ENOENT: unrecognized pool 'nope')"
+        )
     );
     assert_eq!(
         c1.put("/1.0/pools-op", json!({"pools": [""], "size": 2}))

@@ -465,7 +465,7 @@ async fn microceph_disks_good_bad_used_and_forwarded() {
     assert!(!e.is_transient());
     assert_eq!(
         e.to_string(),
-        "MicroCeph on node node1, POST /1.0/disks: MicroCeph rejected the disk request: Adding multiple disks at once with WAL or DB devices is not supported"
+        "MicroCeph on node node1, POST /1.0/disks: MicroCeph rejected the disk request: wal/db devices are not supported in batch disk addition"
     );
 
     // `?target=` forwards to the other member over HTTPS.
@@ -488,15 +488,24 @@ async fn microceph_disks_good_bad_used_and_forwarded() {
                 "/dev/disk/by-id/scsi-0QEMU_QEMU_HARDDISK_ceph-a-1",
                 "node1"
             ),
-            osd(1, "/dev/sdb", "node1"),
-            osd(2, "/dev/sda", "node2"),
+            // Stable paths, as `setStablePath` records them.
+            osd(
+                1,
+                "/dev/disk/by-id/scsi-0QEMU_QEMU_HARDDISK_ceph-b-1",
+                "node1"
+            ),
+            osd(
+                2,
+                "/dev/disk/by-id/scsi-0QEMU_QEMU_HARDDISK_ceph-a-2",
+                "node2"
+            ),
         ]
     );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn microceph_partitioned_disk_is_refused_until_wiped() {
-    let fixture = r#"{"disks":[{"id":"vdb","device":"252:16","type":"virtio","size":10737418240,"partitions":[{"id":"vdb1","device":"252:17","size":1073741824,"partition":1}]}],"interfaces":[]}"#;
+    let fixture = r#"{"disks":[{"id":"vdb","device":"252:16","type":"virtio","size":10737418240,"partitions":[{"id":"vdb1","device":"252:17","size":1073741824,"partition":1}]}],"interfaces":[{"name":"enp5s0","type":"physical","addresses":[{"family":"inet","address":"{ip}","netmask":"24","scope":"global"}]}]}"#;
     let sim = SimBuilder::new()
         .node(NodeSpec::new("node1").inventory(fixture))
         .time_scale(TIME_SCALE)
@@ -563,13 +572,15 @@ async fn microceph_configs_pools_replication_and_services() {
         })
         .await
         .unwrap_err();
-    assert_eq!((e.status(), e.is_transient()), (Some(400), false));
+    // canSetConfig (microceph/ceph/config.go, v19.2.0+squid), a 500.
+    assert_eq!((e.status(), e.is_transient()), (Some(500), false));
     assert_eq!(
         e.to_string(),
-        "MicroCeph on node node1, PUT /1.0/configs: the service answered 400: Key public_network is read-only"
+        "MicroCeph on node node1, PUT /1.0/configs: the service answered 500: config set(public_network) failed: requested key public_network does not support write operation"
     );
 
-    // mon/mgr/mds on the first three members; an OSD each after disks.
+    // mon/mgr/mds on the first three members; OSDs are disks, never listed
+    // as services (ListServices, microceph/ceph/services.go, squid).
     for name in ["node1", "node2", "node3"] {
         ceph(&sim, name)
             .add_disks(&disks(&["/dev/sda"]), None)
@@ -584,13 +595,14 @@ async fn microceph_configs_pools_replication_and_services() {
         .map(|s| (s.service, s.location))
         .collect();
     for name in ["node1", "node2", "node3"] {
-        for s in ["mon", "mgr", "mds", "osd"] {
+        for s in ["mon", "mgr", "mds"] {
             assert!(
                 services.contains(&(s.to_owned(), name.to_owned())),
                 "{s} on {name}: {services:?}"
             );
         }
     }
+    assert!(!services.iter().any(|(s, _)| s == "osd"), "{services:?}");
 
     // Pools and replication, through `?target=` like MicroCloud.
     let pools = c1.pools(Some("node1")).await.unwrap();
@@ -634,7 +646,7 @@ async fn microceph_configs_pools_replication_and_services() {
     assert_eq!(e.status(), Some(500));
     assert_eq!(
         e.to_string(),
-        "MicroCeph on node node1, PUT /1.0/pools-op?target=node2: the service answered 500: Failed to set pool size: pool \"nope\" does not exist"
+        "MicroCeph on node node1, PUT /1.0/pools-op?target=node2: the service answered 500: failed to set pool size for nope: Failed to run: ceph osd pool set nope size 3 --yes-i-really-mean-it: exit status 2 (Error ENOENT: unrecognized pool 'nope')"
     );
 }
 

@@ -84,7 +84,7 @@ async fn a_validation_error_is_an_error() {
     assert!(matches!(err, Error::DiskValidation { .. }), "{err:?}");
     assert_eq!(
         err.to_string(),
-        "MicroCeph on node node2, POST /1.0/disks: MicroCeph rejected the disk request: Both WAL and DB devices cannot be the same device"
+        "MicroCeph on node node2, POST /1.0/disks: MicroCeph rejected the disk request: wal/db devices are not supported in batch disk addition"
     );
     assert!(!err.is_transient());
     server.finish();
@@ -117,7 +117,7 @@ async fn disks_configs_pools_services() {
         Expect::new(
             "GET",
             "/1.0/configs",
-            Reply::fixture(200, "microceph/configs.response.json"),
+            Reply::fixture(200, "microceph/configs-get-key.response.json"),
         )
         .body_fixture("microceph/configs-get.request.json"),
         Expect::new(
@@ -160,9 +160,20 @@ async fn disks_configs_pools_services() {
     let disks = c.disks().await.unwrap();
     assert_eq!(disks[1].osd, 1);
     assert_eq!(disks[1].location, "node2");
+    // `ceph config get` output keeps its newline (GetConfigItem,
+    // microceph/ceph/config.go); the client trims it.
     let configs = c.configs(Some("cluster_network")).await.unwrap();
     assert_eq!(configs[0].value, "10.1.0.0/24");
-    c.configs(None).await.unwrap();
+    let all = c.configs(None).await.unwrap();
+    assert_eq!(
+        all.iter()
+            .map(|e| (e.key.as_str(), e.value.as_str()))
+            .collect::<Vec<_>>(),
+        [
+            ("cluster_network", "10.1.0.0/24"),
+            ("public_network", "10.0.0.0/24")
+        ]
+    );
     c.set_config(&ConfigEntry {
         key: "cluster_network".into(),
         value: "10.1.0.0/24".into(),
@@ -186,7 +197,13 @@ async fn disks_configs_pools_services() {
     .await
     .unwrap();
     let services = c.services().await.unwrap();
-    assert_eq!(services[0].service, "mon");
+    assert_eq!(
+        services
+            .iter()
+            .map(|s| s.service.as_str())
+            .collect::<Vec<_>>(),
+        ["mon", "mgr", "mds"]
+    );
     server.finish();
 }
 
@@ -207,4 +224,64 @@ async fn configs_without_body_is_what_microceph_rejects() {
         serde_json::from_slice::<serde_json::Value>(&recorded[0].body).unwrap(),
         fixture("microceph/configs-get-all.request.json")
     );
+}
+
+#[tokio::test]
+async fn keys_outside_microcephs_table_are_permanent_500s() {
+    // getClusterConfigDefinition / canSetConfig (microceph/ceph/config.go,
+    // v19.2.0+squid): a 500 through SmartError, the same on every retry.
+    let (server, path) = Server::unix(vec![
+        Expect::new(
+            "GET",
+            "/1.0/configs",
+            Reply::fixture(500, "microceph/configs-unsupported.response.json"),
+        )
+        .body_fixture("microceph/configs-get-unsupported.request.json"),
+        Expect::new(
+            "PUT",
+            "/1.0/configs",
+            Reply::fixture(500, "microceph/configs-set-unsupported.response.json"),
+        ),
+        Expect::new(
+            "PUT",
+            "/1.0/configs",
+            Reply::fixture(500, "microceph/configs-set-read-only.response.json"),
+        ),
+    ])
+    .await;
+    let c = ceph(&path);
+    let err = c.configs(Some("osd_pool_default_size")).await.unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "MicroCeph on node node2, GET /1.0/configs: the service answered 500: requested key osd_pool_default_size is not a MicroCeph supported cluster config"
+    );
+    assert!(!err.is_transient());
+    for key in ["osd_pool_default_size", "public_network"] {
+        let err = c
+            .set_config(&ConfigEntry {
+                key: key.into(),
+                value: "3".into(),
+                ..ConfigEntry::default()
+            })
+            .await
+            .unwrap_err();
+        assert_eq!(err.status(), Some(500));
+        assert!(!err.is_transient(), "{err}");
+    }
+    server.finish();
+}
+
+#[tokio::test]
+async fn reef_has_no_pool_list_and_says_404() {
+    // microceph/api/pool.go, v18.2.4+reef: only `pools-op` is served.
+    let (server, path) = Server::unix(vec![Expect::new(
+        "GET",
+        "/1.0/pools",
+        Reply::fixture(404, "microceph/pools-reef.response.json"),
+    )])
+    .await;
+    let err = ceph(&path).pools(None).await.unwrap_err();
+    assert_eq!(err.status(), Some(404));
+    assert!(!err.is_transient());
+    server.finish();
 }

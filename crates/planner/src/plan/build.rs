@@ -1064,15 +1064,35 @@ fn ceph_networks(
                 .filter(|i| i.state == crate::inventory::LinkState::Up)
                 .any(|i| i.addresses.iter().any(|a| net.contains(&a.addr())));
             if !inside {
+                // MicroCeph needs it: a monitor's address is the machine's
+                // first local address inside the public network
+                // (`FindIpOnSubnet` in its bootstrap and join,
+                // microceph/ceph/{bootstrap,join}.go), and Ceph's daemons
+                // bind inside both networks.
+                let hint = if key == "public_network" {
+                    format!(
+                        "MicroCeph gives each machine's monitor and daemons an address of its own inside {net}: configure an address in {net} on `{}` (up, on any interface), or choose a public_network every machine has an address in",
+                        m.name()
+                    )
+                } else {
+                    format!(
+                        "Ceph's OSDs replicate over {net}: configure an address in {net} on `{}` (up, on any interface), or choose an internal_network every machine has an address in",
+                        m.name()
+                    )
+                };
                 n.error(
                     Some(m.name()),
                     KeyPath::root().key("ceph").key(key),
                     format!(
                         "`{}` has no address in the Ceph {} network {net}{source}",
                         m.name(),
-                        if key == "public_network" { "public" } else { "internal" }
+                        if key == "public_network" {
+                            "public"
+                        } else {
+                            "internal"
+                        }
                     ),
-                    "every member needs an address in each Ceph network; configure one, or choose another network",
+                    &hint,
                 );
             }
         }
@@ -1663,11 +1683,10 @@ impl Ctx<'_> {
                 );
                 // MicroCeph does not report the default; `lxd_remote`, which
                 // LXD creates after this step, inherits it and shows it.
-                let default_applied = state.osd_pool_default_size == Some(size)
-                    || state
-                        .pools
-                        .iter()
-                        .any(|p| p.name == "lxd_remote" && p.size == size);
+                let default_applied = state
+                    .pools
+                    .iter()
+                    .any(|p| p.name == "lxd_remote" && p.size == size);
                 let done = (default_applied
                     && state
                         .pools

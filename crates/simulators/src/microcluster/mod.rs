@@ -553,27 +553,7 @@ impl McService {
     ) -> Result<(), ApiError> {
         match self.kind {
             Service::Microceph if bootstrap => {
-                for key in ["PublicNet", "ClusterNet"] {
-                    if let Some(v) = config.get(key).filter(|v| !v.is_empty()) {
-                        let net: ipnet_lite::Net = v.parse().map_err(|_| {
-                            ApiError::internal(format!(
-                                "Failed to run post-bootstrap hook: invalid CIDR address: {v}"
-                            ))
-                        })?;
-                        if key == "PublicNet" {
-                            let mon = config
-                                .get("MonIp")
-                                .and_then(|m| m.parse().ok())
-                                .unwrap_or(addr.ip());
-                            if !net.contains(mon) {
-                                return Err(ApiError::internal(format!(
-                                    "Failed to run post-bootstrap hook: mon IP {mon} is not in the public network {v}"
-                                )));
-                            }
-                        }
-                    }
-                }
-                Ok(())
+                ceph::bootstrap_networks(config, addr, &self.inventory.get()).map(drop)
             }
             // MicroOVN does not check `ovn-encap-ip`: its bootstrap and join
             // hooks hand the value to `ovs-vsctl set open_vswitch .
@@ -604,8 +584,9 @@ impl McService {
         };
         match self.kind {
             Service::Microceph => {
-                db.ceph.bootstrap(config, addr);
-                db.ceph.add_member(name);
+                db.ceph
+                    .bootstrap(name, config, addr, &self.inventory.get())?;
+                db.ceph.add_member(name, None);
             }
             Service::Microovn => db.ovn.add_member(name, config, addr),
             Service::Lxd => {}
@@ -645,6 +626,21 @@ impl McService {
             .ok()
             .and_then(|b| serde_json::from_slice(&b).ok())
             .ok_or_else(|| ApiError::bad_request("Failed to parse join token: invalid token"))?;
+        // MicroCeph: a joiner that becomes a monitor needs an address in
+        // the cluster's public network (see `ceph::join_mon_address`).
+        let mon = match self.kind {
+            Service::Microceph => self
+                .fabric()
+                .and_then(|f| f.mc_db(self.kind, &token.fingerprint))
+                .and_then(|db| {
+                    db.lock()
+                        .ok()
+                        .map(|g| ceph::join_mon_address(&g.ceph, &self.inventory.get(), addr.ip()))
+                })
+                .transpose()?
+                .flatten(),
+            _ => None,
+        };
         let server = self.server_identity();
         let body = json!({
             "name": name,
@@ -732,7 +728,7 @@ impl McService {
             .ok_or_else(|| ApiError::internal("Failed to join cluster: database not reachable"))?;
         if let Ok(mut g) = db.lock() {
             match self.kind {
-                Service::Microceph => g.ceph.add_member(name),
+                Service::Microceph => g.ceph.add_member(name, mon),
                 Service::Microovn => g.ovn.add_member(name, config, addr),
                 Service::Lxd => {}
             }

@@ -7,8 +7,9 @@
 //! never find the `lxd_remote` pool LXD made. With a [`CephCli`]
 //! ([`crate::SimBuilder::ceph_cli`]), `GET /1.0/pools` and
 //! `PUT /1.0/pools-op` run the same `ceph` commands as MicroCeph's
-//! `ListPools` and `SetReplicationFactor`; everything else (members, OSDs,
-//! disks, configs) stays simulated.
+//! `GetOSDPools` and `SetReplicationFactor` (microceph/ceph/osd.go,
+//! v19.2.0+squid), with their error texts; everything else (members,
+//! OSDs, disks, configs) stays simulated.
 
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -35,7 +36,9 @@ impl CephCli {
         Ok(Self { argv })
     }
 
-    /// Runs `ceph ARGS`; its stdout, or MicroCeph's error text.
+    /// Runs `ceph ARGS`; its stdout, or the error text of LXD's
+    /// `shared.RunCommand` that MicroCeph uses (`RunError`:
+    /// `Failed to run: ceph ARGS: exit status N (STDERR)`).
     async fn run(&self, args: &[&str]) -> Result<String, String> {
         let (program, prefix) = self
             .argv
@@ -49,74 +52,81 @@ impl CephCli {
             .await
             .map_err(|e| format!("Failed to run: ceph {}: {e}", args.join(" ")))?;
         if !out.status.success() {
-            return Err(format!(
-                "Failed to run: ceph {}: {} ({})",
-                args.join(" "),
-                out.status,
-                String::from_utf8_lossy(&out.stderr).trim()
-            ));
+            // Go's `exec.ExitError` says `exit status N`.
+            let status = out.status.code().map_or_else(
+                || out.status.to_string(),
+                |code| format!("exit status {code}"),
+            );
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            let stderr = stderr.trim();
+            return Err(if stderr.is_empty() {
+                format!("Failed to run: ceph {}: {status}", args.join(" "))
+            } else {
+                format!(
+                    "Failed to run: ceph {}: {status} ({stderr})",
+                    args.join(" ")
+                )
+            });
         }
         Ok(String::from_utf8_lossy(&out.stdout).into_owned())
     }
 
-    /// The pools as MicroCeph's `GET /1.0/pools` lists them.
+    /// The pool names (`ceph osd pool ls --format json`).
+    async fn pool_names(&self) -> Result<Vec<String>, String> {
+        let out = self
+            .run(&["osd", "pool", "ls", "--format", "json"])
+            .await
+            .map_err(|e| format!("failed to list pools: {e}"))?;
+        serde_json::from_str(&out).map_err(|e| format!("Failed to parse OSD pool names: {e}"))
+    }
+
+    /// The pools as MicroCeph's `GET /1.0/pools` lists them: `GetOSDPools`
+    /// (microceph/ceph/osd.go, v19.2.0+squid and HEAD) runs `ceph osd pool
+    /// ls` and, per pool, `ceph osd pool get NAME all`, whose `pool`,
+    /// `pool_id`, `size`, `min_size` and `crush_rule` (the rule's name)
+    /// are `types.Pool`.
     pub(crate) async fn pools(&self) -> Result<Vec<Value>, String> {
         #[derive(Deserialize)]
-        struct Detail {
-            pool_name: String,
+        struct Get {
+            pool: String,
             pool_id: u64,
             size: u64,
             min_size: u64,
-            crush_rule: u64,
+            crush_rule: String,
         }
-        #[derive(Deserialize)]
-        struct Rule {
-            rule_id: u64,
-            rule_name: String,
+        let mut pools = Vec::new();
+        for name in self.pool_names().await? {
+            let out = self
+                .run(&["osd", "pool", "get", &name, "all", "--format", "json"])
+                .await
+                .map_err(|e| format!("Failed to fetch configuration for OSD pool {name:?}: {e}"))?;
+            let p: Get = serde_json::from_str(&out)
+                .map_err(|e| format!("Failed to parse {name:?} OSD pool configuration: {e}"))?;
+            pools.push(json!({"pool": p.pool, "pool_id": p.pool_id, "size": p.size,
+                              "min_size": p.min_size, "crush_rule": p.crush_rule}));
         }
-        let text = self
-            .run(&["osd", "pool", "ls", "detail", "--format", "json"])
-            .await?;
-        let pools: Vec<Detail> =
-            serde_json::from_str(&text).map_err(|e| format!("Failed to parse pool list: {e}"))?;
-        let text = self
-            .run(&["osd", "crush", "rule", "dump", "--format", "json"])
-            .await?;
-        let rules: Vec<Rule> =
-            serde_json::from_str(&text).map_err(|e| format!("Failed to parse CRUSH rules: {e}"))?;
-        Ok(pools
-            .iter()
-            .map(|p| {
-                let rule = rules
-                    .iter()
-                    .find(|r| r.rule_id == p.crush_rule)
-                    .map_or_else(|| p.crush_rule.to_string(), |r| r.rule_name.clone());
-                json!({"pool": p.pool_name, "pool_id": p.pool_id, "size": p.size,
-                       "min_size": p.min_size, "crush_rule": rule})
-            })
-            .collect())
+        Ok(pools)
     }
 
-    /// MicroCeph's `SetReplicationFactor`: the default size of new pools,
-    /// whether size 1 is allowed, and the size of each named pool (`*`:
-    /// every pool; empty names are skipped).
+    /// MicroCeph's `SetReplicationFactor` (microceph/ceph/osd.go,
+    /// v19.2.0+squid and HEAD), in its order: the default size of new
+    /// pools, whether size 1 is allowed, then the size of each named pool
+    /// (`*`: every pool; empty names are skipped).
     pub(crate) async fn set_replication(&self, pools: &[String], size: u64) -> Result<(), String> {
-        let one = if size == 1 { "true" } else { "false" };
-        self.run(&["config", "set", "global", "mon_allow_pool_size_one", one])
-            .await?;
         let size = size.to_string();
         self.run(&["config", "set", "global", "osd_pool_default_size", &size])
-            .await?;
+            .await
+            .map_err(|e| format!("failed to set pool size default: {e}"))?;
+        let one = if size == "1" { "true" } else { "false" };
+        self.run(&["config", "set", "global", "mon_allow_pool_size_one", one])
+            .await
+            .map_err(|e| format!("failed to set size one pool config option: {e}"))?;
         let names: Vec<String> = if pools == ["*"] {
-            self.pools()
-                .await?
-                .iter()
-                .filter_map(|p| p["pool"].as_str().map(String::from))
-                .collect()
+            self.pool_names().await?
         } else {
-            pools.iter().filter(|p| !p.is_empty()).cloned().collect()
+            pools.to_vec()
         };
-        for pool in &names {
+        for pool in names.iter().map(|p| p.trim()).filter(|p| !p.is_empty()) {
             self.run(&[
                 "osd",
                 "pool",
@@ -127,7 +137,7 @@ impl CephCli {
                 "--yes-i-really-mean-it",
             ])
             .await
-            .map_err(|e| format!("Failed to set pool size: {e}"))?;
+            .map_err(|e| format!("failed to set pool size for {pool}: {e}"))?;
         }
         Ok(())
     }
@@ -162,8 +172,8 @@ mod tests {
             &script,
             format!(
                 "#!/bin/sh\necho \"$*\" >> {log}\ncase \"$*\" in\n\
-                 'osd pool ls detail --format json') echo '[{{\"pool_name\":\"lxd_remote\",\"pool_id\":2,\"size\":1,\"min_size\":1,\"crush_rule\":0}}]';;\n\
-                 'osd crush rule dump --format json') echo '[{{\"rule_id\":0,\"rule_name\":\"replicated_rule\"}}]';;\n\
+                 'osd pool ls --format json') echo '[\"lxd_remote\"]';;\n\
+                 'osd pool get lxd_remote all --format json') echo '{{\"pool\":\"lxd_remote\",\"pool_id\":2,\"size\":1,\"min_size\":1,\"pg_num\":32,\"crush_rule\":\"microceph_auto_osd\"}}';;\n\
                  'osd pool set nope '*) echo \"Error ENOENT: unrecognized pool 'nope'\" >&2; exit 2;;\n\
                  esac\n",
                 log = log.display()
@@ -176,7 +186,7 @@ mod tests {
         assert_eq!(
             pools,
             [
-                json!({"pool": "lxd_remote", "pool_id": 2, "size": 1, "min_size": 1, "crush_rule": "replicated_rule"})
+                json!({"pool": "lxd_remote", "pool_id": 2, "size": 1, "min_size": 1, "crush_rule": "microceph_auto_osd"})
             ]
         );
         cli.set_replication(&["".to_owned(), "lxd_remote".to_owned()], 3)
@@ -188,20 +198,20 @@ mod tests {
             .err()
             .unwrap_or_default();
         assert!(
-            e.starts_with("Failed to set pool size: Failed to run: ceph osd pool set nope size 1 --yes-i-really-mean-it: exit status: 2 (Error ENOENT: unrecognized pool 'nope')"),
+            e == "failed to set pool size for nope: Failed to run: ceph osd pool set nope size 1 --yes-i-really-mean-it: exit status 2 (Error ENOENT: unrecognized pool 'nope')",
             "{e}"
         );
         let logged = std::fs::read_to_string(&log).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(
             logged.lines().collect::<Vec<_>>(),
             [
-                "osd pool ls detail --format json",
-                "osd crush rule dump --format json",
-                "config set global mon_allow_pool_size_one false",
+                "osd pool ls --format json",
+                "osd pool get lxd_remote all --format json",
                 "config set global osd_pool_default_size 3",
+                "config set global mon_allow_pool_size_one false",
                 "osd pool set lxd_remote size 3 --yes-i-really-mean-it",
-                "config set global mon_allow_pool_size_one true",
                 "config set global osd_pool_default_size 1",
+                "config set global mon_allow_pool_size_one true",
                 "osd pool set nope size 1 --yes-i-really-mean-it",
             ]
         );
