@@ -85,6 +85,6 @@ pub use error::SimError;
 pub use faults::{FaultAction, FaultRule, FaultScript, Service, Transport};
 pub use inventory::Inventory;
 pub use latency::LatencyModel;
-pub use lxd::LxdProfile;
+pub use lxd::{LxdProfile, TokenFields};
 pub use microcluster::real_ceph::CephCli;
 pub use sim::{NodeSpec, Sim, SimBuilder, SimNode, Timings};

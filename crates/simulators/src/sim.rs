@@ -11,7 +11,7 @@ use crate::clock::SimClock;
 use crate::error::SimError;
 use crate::faults::{FaultRule, FaultScript, Service};
 use crate::inventory::{Claims, Hardware, Inventory};
-use crate::lxd::{LxdDb, LxdOptions, LxdProfile, LxdService};
+use crate::lxd::{LxdDb, LxdOptions, LxdProfile, LxdService, TokenFields};
 use crate::microcluster::real_ceph::CephCli;
 use crate::microcluster::{McDb, McService};
 use crate::server::NodeCtl;
@@ -151,6 +151,8 @@ pub struct NodeSpec {
     pub storage_drivers: Vec<String>,
     /// Inventory fixture JSON (placeholders allowed); `None` = embedded.
     pub inventory_json: Option<String>,
+    /// Which token fields LXD decodes; `None`: from `explicit_trust_token`.
+    pub lxd_token_fields: Option<TokenFields>,
 }
 
 impl NodeSpec {
@@ -165,7 +167,22 @@ impl NodeSpec {
                 .map(String::from)
                 .to_vec(),
             inventory_json: None,
+            lxd_token_fields: None,
         }
+    }
+    /// A daemon that decodes `cluster_token` / `trust_token` without
+    /// advertising `explicit_trust_token` (as Incus does): the `current`
+    /// profile with the extension removed and the new fields kept.
+    pub fn new_token_fields_unadvertised(name: &str) -> Self {
+        let mut spec = Self::new(name).token_fields(TokenFields::Token);
+        spec.remove_extensions
+            .push("explicit_trust_token".to_string());
+        spec
+    }
+    /// Sets which token fields LXD decodes.
+    pub fn token_fields(mut self, fields: TokenFields) -> Self {
+        self.lxd_token_fields = Some(fields);
+        self
     }
     /// Sets the LXD profile.
     pub fn profile(mut self, p: LxdProfile) -> Self {
@@ -334,6 +351,7 @@ impl SimBuilder {
                     remove_extensions: spec.remove_extensions.clone(),
                     add_extensions: spec.add_extensions.clone(),
                     storage_drivers: spec.storage_drivers.clone(),
+                    token_fields: spec.lxd_token_fields,
                 },
                 self.timings,
             )?;

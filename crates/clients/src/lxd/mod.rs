@@ -11,8 +11,8 @@
 //!   (`PUT /1.0/cluster`) and `password` (`POST /1.0/certificates`); LXD
 //!   with the `explicit_trust_token` API extension takes `cluster_token`
 //!   and `trust_token` (and current LXD answers `password` with 501). The
-//!   caller picks with [`ApiExtensions::token_field`], from the server's
-//!   advertised extensions, never from its version string.
+//!   caller picks with [`Server::token_field`] ([`TokenField::for_server`]):
+//!   the new fields unless the server is known to be older than 5.21.2.
 //! * Creations (`POST /1.0/storage-pools`, `/1.0/networks`, volumes) and
 //!   profile updates answer 200/201 sync on older LXD and 202 async on
 //!   newer; every mutating call accepts both and waits for operations.

@@ -39,6 +39,12 @@ pub struct Server {
 }
 
 impl Server {
+    /// Which field carries join and trust tokens on this server:
+    /// [`TokenField::for_server`] of its version and extensions.
+    pub fn token_field(&self) -> TokenField {
+        TokenField::for_server(&self.environment.server_version, &self.extensions())
+    }
+
     /// The advertised API extensions.
     pub fn extensions(&self) -> ApiExtensions {
         ApiExtensions::new(self.api_extensions.iter().cloned())
@@ -163,22 +169,113 @@ impl ApiExtensions {
     pub fn has(&self, name: &str) -> bool {
         self.0.contains(name)
     }
-
-    /// Which field carries join and trust tokens on this server.
-    pub fn token_field(&self) -> TokenField {
-        if self.has(EXPLICIT_TRUST_TOKEN) {
-            TokenField::Explicit
-        } else {
-            TokenField::Password
-        }
-    }
 }
 
 /// Where a token goes in `PUT /1.0/cluster` and `POST /1.0/certificates`.
+///
+/// What each release decodes (`shared/api/cluster.go`,
+/// `shared/api/certificate.go`, `lxd/api_cluster.go`,
+/// `lxd/certificates.go`):
+///
+/// | LXD | `cluster_password` / `password` | `cluster_token` / `trust_token` |
+/// |---|---|---|
+/// | 5.0.x .. 5.21.1 | decoded | unknown keys, ignored |
+/// | 5.21.2 .. 5.21.x (`explicit_trust_token` added) | decoded (deprecated) | decoded |
+/// | 6.1 | ignored | decoded |
+/// | 6.2 .. main | ignored / `password`: 501 | decoded |
+///
+/// A token in a field the release ignores fails the join late, inside
+/// its operation ("Failed to update cluster trust: Failed getting
+/// existing certificate: not authorized"), after the joiner has already
+/// changed its own address configuration; so the field is chosen up
+/// front rather than retried.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TokenField {
     /// `cluster_token` / `trust_token` (`explicit_trust_token`).
     Explicit,
     /// `cluster_password` / `password` (LXD 5.0.x and before 5.21.2).
     Password,
+}
+
+/// The first LXD release whose API decodes `cluster_token` and
+/// `trust_token` (tag `lxd-5.21.2`, which added `explicit_trust_token`).
+pub const FIRST_TOKEN_FIELD_RELEASE: (u32, u32, u32) = (5, 21, 2);
+
+impl TokenField {
+    /// The field for a server, by capability rather than by extension name
+    /// alone: the new field when `explicit_trust_token` is advertised, and
+    /// also whenever the server is not known to be older than 5.21.2 (a
+    /// daemon can decode the new field without advertising the extension,
+    /// as Incus does, and LXD 6.1+ ignores the old one). The old field
+    /// only for a version that parses as earlier than 5.21.2.
+    pub fn for_server(server_version: &str, extensions: &ApiExtensions) -> Self {
+        if extensions.has(EXPLICIT_TRUST_TOKEN) {
+            return TokenField::Explicit;
+        }
+        match parse_version(server_version) {
+            Some(v) if v < FIRST_TOKEN_FIELD_RELEASE => TokenField::Password,
+            _ => TokenField::Explicit,
+        }
+    }
+}
+
+/// `major.minor[.patch]` from the start of a version string (`5.0.2`,
+/// `6.9`, `5.21.3 LTS`); `None` when it does not start that way.
+pub fn parse_version(version: &str) -> Option<(u32, u32, u32)> {
+    let head = version
+        .trim()
+        .split(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .next()?;
+    let mut parts = head.split('.');
+    let major = parts.next()?.parse().ok()?;
+    let minor = parts.next()?.parse().ok()?;
+    let patch = match parts.next() {
+        Some(p) => p.parse().ok()?,
+        None => 0,
+    };
+    Some((major, minor, patch))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn token_field_by_capability() {
+        let with = ApiExtensions::new([EXPLICIT_TRUST_TOKEN.to_owned()]);
+        let without = ApiExtensions::default();
+        // (version, advertises explicit_trust_token, field)
+        let cases = [
+            ("5.0.2", false, TokenField::Password),
+            ("5.0.9", false, TokenField::Password),
+            ("5.21.1", false, TokenField::Password),
+            ("4.0.9", false, TokenField::Password),
+            ("5.21.2", true, TokenField::Explicit),
+            ("6.9", true, TokenField::Explicit),
+            // Not known to be old: the new field (Incus-like daemons).
+            ("5.21.2", false, TokenField::Explicit),
+            ("6.0.0", false, TokenField::Explicit),
+            ("", false, TokenField::Explicit),
+            ("git-1234", false, TokenField::Explicit),
+            // The extension wins over any version string.
+            ("5.0.2", true, TokenField::Explicit),
+        ];
+        for (version, advertised, want) in cases {
+            let ext = if advertised { &with } else { &without };
+            assert_eq!(
+                TokenField::for_server(version, ext),
+                want,
+                "{version} {advertised}"
+            );
+        }
+    }
+
+    #[test]
+    fn versions_parse_from_their_numeric_start() {
+        assert_eq!(parse_version("5.0.2"), Some((5, 0, 2)));
+        assert_eq!(parse_version("6.9"), Some((6, 9, 0)));
+        assert_eq!(parse_version("5.21.3 LTS"), Some((5, 21, 3)));
+        assert_eq!(parse_version("5"), None);
+        assert_eq!(parse_version("x5.0"), None);
+    }
 }

@@ -13,7 +13,7 @@ use crate::server::peer_request;
 use crate::tls::{Identity, Pin};
 
 use super::db::{self, Member, UNCLUSTERED};
-use super::{LxdProfile, LxdService, is_wildcard, network, storage};
+use super::{LxdProfile, LxdService, TokenFields, is_wildcard, network, storage};
 
 impl LxdService {
     pub(super) fn member_config_template(&self) -> Vec<Value> {
@@ -87,10 +87,16 @@ impl LxdService {
         if body.server_address.is_empty() {
             return Reply::error(400, "No server address provided for this member");
         }
-        let token = if self.b.trust_token() {
-            body.cluster_token
-        } else {
-            body.cluster_password
+        // The field this release decodes (`api.ClusterPut`); the joiner
+        // passes the token on to the cluster in the matching
+        // `CertificatesPost` field (`SetupTrust`, lxd/cluster/connect.go).
+        let (token, trust_field) = match self.b.token_fields() {
+            TokenFields::Password => (body.cluster_password, "password"),
+            TokenFields::Token => (body.cluster_token, "trust_token"),
+            TokenFields::Both if !body.cluster_password.is_empty() => {
+                (body.cluster_password, "password")
+            }
+            TokenFields::Both => (body.cluster_token, "trust_token"),
         };
         // Like LXD: if core.https_address is unset, both addresses become
         // the server address; otherwise only cluster.https_address.
@@ -113,6 +119,7 @@ impl LxdService {
             cluster_certificate: body.cluster_certificate,
             server_address: body.server_address,
             token,
+            trust_field,
             member_config: body.member_config,
         };
         let op = self.ops.create(
@@ -400,66 +407,75 @@ impl LxdService {
         }
     }
 
+    /// `UpdateTrust` (lxd/cluster/connect.go, lxd-5.0.2 .. lxd-6.8) when no
+    /// token was decoded: the joiner reads its own certificate from the
+    /// cluster, which an untrusted client may not (403 "not authorized").
+    async fn update_trust(&self, target: std::net::SocketAddr, pin: &str) -> Result<(), ApiError> {
+        let path = format!("/1.0/certificates/{}", self.server_id.fingerprint());
+        let got = peer_request(
+            target,
+            &self.server_id,
+            Pin::Fingerprint(pin.to_owned()),
+            Method::GET,
+            &path,
+            None::<&Value>,
+            &[],
+        )
+        .await
+        .map_err(|e| e.to_string())
+        .and_then(|r| r.envelope().map(drop).map_err(|e| e.message));
+        got.map_err(|e| {
+            ApiError::internal(format!(
+                "Failed to update cluster trust: Failed getting existing certificate: {e}"
+            ))
+        })
+    }
+
     /// Joiner side of a cluster join (runs inside the join operation).
     async fn join(self: Arc<Self>, j: JoinRequest) -> Result<(), ApiError> {
         let pem_der = crate::tls::pem_to_der(&j.cluster_certificate)
             .ok_or_else(|| ApiError::bad_request("Invalid cluster certificate"))?;
         let pin = crate::tls::fingerprint(&pem_der);
         let target = self.resolve_listen(&j.cluster_address)?;
-        // LXD with explicit trust tokens refuses a token issued for another
-        // name before contacting the cluster (5.0.2 does not check).
-        if self.b.trust_token() {
-            let token_name = base64::engine::general_purpose::STANDARD
-                .decode(j.token.trim())
-                .ok()
-                .and_then(|b| serde_json::from_slice::<Value>(&b).ok())
-                .and_then(|v| {
-                    v.get("server_name")
-                        .and_then(Value::as_str)
-                        .map(String::from)
-                });
-            if let Some(token_name) = token_name
-                && token_name != j.server_name
-            {
-                return Err(ApiError::bad_request(
-                    "Server name does not match the one specified in the join token",
-                ));
+        // 1. Trust: add our server certificate with the token
+        // (`SetupTrust`), only when a token came in a field this release
+        // decodes (`clusterPutJoin` at lxd-5.0.2, lxd-5.21.2, lxd-6.8). No
+        // release checks the token's `server_name` against the joiner's
+        // name: a token issued for n2 lets a daemon join as n3 (observed
+        // on 5.0.2; the same code path in lxd-6.8 `clusterMemberJoinTokenValid`
+        // matches the operation by the token's own name and secret).
+        if j.token.is_empty() {
+            self.update_trust(target, &pin).await?;
+        } else {
+            let mut cert_req = json!({
+                "type": "server",
+                "name": j.server_name,
+                "certificate": base64::engine::general_purpose::STANDARD.encode(self.server_id.cert_der()),
+            });
+            if let Some(o) = cert_req.as_object_mut() {
+                o.insert(j.trust_field.into(), j.token.clone().into());
             }
-        }
-        // 1. Trust: add our server certificate with the token.
-        let mut cert_req = json!({
-            "type": "server",
-            "name": j.server_name,
-            "certificate": base64::engine::general_purpose::STANDARD.encode(self.server_id.cert_der()),
-        });
-        if let Some(o) = cert_req.as_object_mut() {
-            let field = if self.b.trust_token() {
-                "trust_token"
-            } else {
-                "password"
-            };
-            o.insert(field.into(), j.token.clone().into());
-        }
-        let trust = peer_request(
-            target,
-            &self.server_id,
-            Pin::Fingerprint(pin.clone()),
-            Method::POST,
-            "/1.0/certificates",
-            Some(&cert_req),
-            &[],
-        )
-        .await
-        .map_err(|e| e.to_string())
-        .and_then(|r| match r.envelope() {
-            Ok(_) => Ok(()),
-            Err(e) if e.status == 409 => Ok(()),
-            Err(e) => Err(e.message),
-        });
-        if let Err(e) = trust {
-            return Err(ApiError::internal(format!(
-                "Failed to setup cluster trust: Failed to add server cert to cluster: {e}"
-            )));
+            let trust = peer_request(
+                target,
+                &self.server_id,
+                Pin::Fingerprint(pin.clone()),
+                Method::POST,
+                "/1.0/certificates",
+                Some(&cert_req),
+                &[],
+            )
+            .await
+            .map_err(|e| e.to_string())
+            .and_then(|r| match r.envelope() {
+                Ok(_) => Ok(()),
+                Err(e) if e.status == 409 => Ok(()),
+                Err(e) => Err(e.message),
+            });
+            if let Err(e) = trust {
+                return Err(ApiError::internal(format!(
+                    "Failed to setup cluster trust: Failed to add server cert to cluster: {e}"
+                )));
+            }
         }
         // 2. Accept.
         let server_addr = self.resolve_listen(&j.server_address)?;
@@ -658,5 +674,8 @@ struct JoinRequest {
     cluster_certificate: String,
     server_address: String,
     token: String,
+    /// `password` or `trust_token`: where the token goes in the
+    /// `POST /1.0/certificates` sent to the cluster.
+    trust_field: &'static str,
     member_config: Vec<MemberConfigKey>,
 }

@@ -32,7 +32,7 @@ mod storage;
 mod trust;
 mod version;
 
-pub use version::LxdProfile;
+pub use version::{LxdProfile, TokenFields};
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, Weak};
@@ -63,6 +63,7 @@ pub(crate) struct LxdOptions {
     pub remove_extensions: Vec<String>,
     pub add_extensions: Vec<String>,
     pub storage_drivers: Vec<String>,
+    pub token_fields: Option<TokenFields>,
 }
 
 #[derive(Debug)]
@@ -138,6 +139,7 @@ impl LxdService {
                 options.profile,
                 &options.remove_extensions,
                 &options.add_extensions,
+                options.token_fields,
             ),
             ctl,
             fabric,

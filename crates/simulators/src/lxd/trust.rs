@@ -9,7 +9,7 @@ use crate::http::{ApiError, Reply, Request};
 
 use super::db::{self};
 use super::ops::{self};
-use super::{LxdProfile, LxdService};
+use super::{LxdProfile, LxdService, TokenFields};
 
 impl LxdService {
     pub(super) fn certificates_get(&self, req: &Request) -> Reply {
@@ -57,7 +57,8 @@ impl LxdService {
             Ok(b) => b,
             Err(e) => return e.into(),
         };
-        if self.b.trust_token() && !body.password.is_empty() {
+        // lxd-6.2 .. main: `password` is 501 (lxd/certificates.go).
+        if self.b.token_fields() == TokenFields::Token && !body.password.is_empty() {
             return Reply::error(
                 501,
                 "Password authentication is no longer supported, please update your client",
@@ -86,10 +87,12 @@ impl LxdService {
             return self.certificate_token(&body.name);
         }
         if !trusted {
-            let token = if self.b.trust_token() {
-                &body.trust_token
-            } else {
-                &body.password
+            // lxd-5.21.2 .. 5.21.x prefer `password` when both are set.
+            let token = match self.b.token_fields() {
+                TokenFields::Password => &body.password,
+                TokenFields::Token => &body.trust_token,
+                TokenFields::Both if !body.password.is_empty() => &body.password,
+                TokenFields::Both => &body.trust_token,
             };
             if token.is_empty() {
                 return Reply::error(403, "not authorized");

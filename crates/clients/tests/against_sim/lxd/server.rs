@@ -21,13 +21,13 @@ async fn server_config(profile: LxdProfile) {
     );
     assert!(!server.value.environment.server_clustered);
 
-    // The token field comes from the advertised extensions only.
+    // The token field comes from the extensions and the version.
     let extensions: ApiExtensions = c.api_extensions().await.unwrap();
     let (field, async_creates) = match profile {
         LxdProfile::Legacy => (TokenField::Password, false),
         LxdProfile::Current => (TokenField::Explicit, true),
     };
-    assert_eq!(extensions.token_field(), field);
+    assert_eq!(server.value.token_field(), field);
     assert_eq!(
         extensions.has("storage_and_network_operations"),
         async_creates

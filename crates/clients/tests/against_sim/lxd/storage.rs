@@ -369,7 +369,7 @@ async fn storage_and_networks(profile: LxdProfile) {
     }
     let join = lxd_join_request(&sim, "node4", &issued.encoded(), member_config).await;
     let n4 = lxd(&sim, "node4");
-    let field = n4.api_extensions().await.unwrap().token_field();
+    let field = n4.server(None).await.unwrap().value.token_field();
     n4.join_cluster(&join, field).await.unwrap();
     let on_node4 = n1.storage_pool("local", Some("node4")).await.unwrap();
     assert_eq!(
