@@ -46,7 +46,10 @@ fn joiner_field(version: &str, extensions: &[&str]) -> (TokenField, Option<(Stri
         .preseed()
         .unwrap_or_else(|| panic!("{}", report.render("test.yaml")));
     let inventory = Inventory::new(
-        [system(1, version, extensions), system(2, version, extensions)],
+        [
+            system(1, version, extensions),
+            system(2, version, extensions),
+        ],
         None,
     )
     .unwrap();

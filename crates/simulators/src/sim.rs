@@ -338,6 +338,17 @@ impl SimBuilder {
                 )?,
                 None => Inventory::default_for(&spec.name, i + 1, ip)?,
             };
+            if inventory.default_route.is_some() {
+                let proc_net = state_dir.join(&spec.name).join("proc/net");
+                std::fs::create_dir_all(&proc_net)
+                    .and_then(|()| {
+                        std::fs::write(proc_net.join("route"), inventory.proc_net_route())
+                    })
+                    .map_err(|source| SimError::StateDir {
+                        path: proc_net.clone(),
+                        source,
+                    })?;
+            }
             let inventory = Arc::new(Hardware::new(inventory));
             let claims = Arc::new(Claims::default());
             let weak = Arc::downgrade(&fabric);

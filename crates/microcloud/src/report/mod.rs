@@ -698,6 +698,8 @@ impl StepIndex<'_> {
                     "ipv6.gateway",
                     "dns.nameservers",
                     "parent",
+                    "bridge.mode",
+                    "fan.underlay_subnet",
                 ];
                 let settings = n
                     .config
