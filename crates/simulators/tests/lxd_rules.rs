@@ -183,6 +183,24 @@ async fn legacy_creates_are_201_sync_current_are_202_async() {
             (r.status, r.header("location")),
             (201, Some("/1.0/profiles/extra"))
         );
+        // A custom volume: 200 `EmptySyncResponse` up to lxd-6.5, an
+        // operation from lxd-6.6 (`doVolumeCreateOrCopy`,
+        // lxd/storage_volumes.go).
+        let r = c
+            .post(
+                "/1.0/storage-pools/p1/volumes/custom",
+                json!({"name": "v1", "content_type": "filesystem"}),
+            )
+            .await;
+        let volume_status = if profile == LxdProfile::Legacy {
+            200
+        } else {
+            202
+        };
+        assert_eq!(r.status, volume_status, "{profile:?} {}", r.text);
+        c.settle(r).await;
+        let r = c.get("/1.0/storage-pools/p1/volumes/custom/v1").await;
+        assert_eq!(r.status, 200, "{profile:?} {}", r.text);
     }
 }
 

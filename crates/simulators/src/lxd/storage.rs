@@ -877,6 +877,16 @@ impl LxdService {
             config: body.config,
             created_at: crate::clock::rfc3339_nano(self.ctl.clock.now()),
         };
+        // A plain create (no copy source) runs inside the request and
+        // answers `EmptySyncResponse` (200) up to lxd-6.5; lxd-6.6 and later
+        // schedule an operation (`doVolumeCreateOrCopy`,
+        // lxd/storage_volumes.go).
+        if self.b.profile == LxdProfile::Legacy {
+            return match self.with_db(|db| db.volumes.push(vol)) {
+                Ok(()) => Reply::empty(),
+                Err(e) => e.into(),
+            };
+        }
         let this = self.clone();
         let op = self.ops.create(
             &self.ctl.clock,

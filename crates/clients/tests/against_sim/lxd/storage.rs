@@ -114,9 +114,22 @@ async fn storage_and_networks(profile: LxdProfile) {
     assert_eq!(created.locations, members);
     assert_eq!(created.description, "Local storage on ZFS");
     let on_node2 = n1.storage_pool("local", Some("node2")).await.unwrap();
+    // As the zfs driver keeps it (lxd/storage/drivers/driver_zfs.go): the
+    // device in `volatile.initial_source`, `source` = the zpool's name.
+    assert_eq!(
+        on_node2
+            .config
+            .get("volatile.initial_source")
+            .map(String::as_str),
+        Some(local_disk(2).as_str())
+    );
     assert_eq!(
         on_node2.config.get("source").map(String::as_str),
-        Some(local_disk(2).as_str())
+        Some("local")
+    );
+    assert_eq!(
+        on_node2.config.get("zfs.pool_name").map(String::as_str),
+        Some("local")
     );
     let pools: Vec<String> = lxd(&sim, "node3")
         .storage_pools(None)
