@@ -541,6 +541,22 @@ impl LxdService {
                 {
                     claims_needed.push((src.clone(), p.name.clone()));
                 }
+                // The joiner creates the pool through its own API
+                // (`clusterInitMember`), so its driver fills the same keys
+                // as on the other members (`storagePoolCreateLocal`).
+                let mut full = p.config.clone();
+                full.extend(cfg);
+                storage::fill_config(
+                    &p.driver,
+                    &p.name,
+                    &me,
+                    &mut full,
+                    self.b.profile == LxdProfile::Legacy,
+                );
+                let cfg: Config = full
+                    .into_iter()
+                    .filter(|(k, _)| pool_keys.contains(&k.as_str()))
+                    .collect();
                 p.members.insert(
                     me.clone(),
                     db::MemberRow {

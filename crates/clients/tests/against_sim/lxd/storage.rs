@@ -384,11 +384,20 @@ async fn storage_and_networks(profile: LxdProfile) {
     let n4 = lxd(&sim, "node4");
     let field = n4.server(None).await.unwrap().value.token_field();
     n4.join_cluster(&join, field).await.unwrap();
+    // A joiner's driver keeps the same keys as the first members'.
     let on_node4 = n1.storage_pool("local", Some("node4")).await.unwrap();
     assert_eq!(
-        on_node4.config.get("source").map(String::as_str),
+        on_node4
+            .config
+            .get("volatile.initial_source")
+            .map(String::as_str),
         Some(local_disk(4).as_str())
     );
+    assert_eq!(
+        on_node4.config.get("source").map(String::as_str),
+        Some("local")
+    );
+    assert_eq!(on_node4.config.get("source.wipe"), None);
     assert_eq!(
         node(&sim, "node4").disk_holder("nvme1n1").as_deref(),
         Some("LXD storage pool \"local\"")
