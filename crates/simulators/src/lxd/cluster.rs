@@ -546,7 +546,7 @@ impl LxdService {
                 // as on the other members (`storagePoolCreateLocal`).
                 let mut full = p.config.clone();
                 full.extend(cfg);
-                storage::fill_config(
+                super::drivers::fill_config(
                     &p.driver,
                     &p.name,
                     &me,

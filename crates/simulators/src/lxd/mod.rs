@@ -23,6 +23,7 @@
 
 mod cluster;
 mod db;
+mod drivers;
 mod network;
 mod operations;
 mod ops;
