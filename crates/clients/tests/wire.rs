@@ -134,19 +134,22 @@ fn lxd_cluster_request_bodies() {
 }
 
 #[test]
-fn token_field_is_chosen_by_extensions() {
+fn token_field_is_chosen_by_capability() {
     let old: Server = serde_json::from_value(metadata("lxd/server-5.0.2.response.json")).unwrap();
     let current: Server =
         serde_json::from_value(metadata("lxd/server-current.response.json")).unwrap();
     assert_eq!(old.environment.server_version, "5.0.2");
-    assert_eq!(old.extensions().token_field(), TokenField::Password);
-    assert_eq!(current.extensions().token_field(), TokenField::Explicit);
-    // Only the extension counts, not the version string.
-    let mut new_version_old_api = old.clone();
-    new_version_old_api.environment.server_version = "6.9".into();
+    assert_eq!(old.token_field(), TokenField::Password);
+    assert_eq!(current.token_field(), TokenField::Explicit);
+    // Without the extension, a server not known to be older than 5.21.2
+    // (which added `cluster_token`) still gets the new field: LXD 6.1+
+    // ignores `cluster_password`, and Incus decodes `cluster_token`
+    // without advertising `explicit_trust_token`.
+    let mut new_version_without_extension = old.clone();
+    new_version_without_extension.environment.server_version = "6.9".into();
     assert_eq!(
-        new_version_old_api.extensions().token_field(),
-        TokenField::Password
+        new_version_without_extension.token_field(),
+        TokenField::Explicit
     );
 }
 

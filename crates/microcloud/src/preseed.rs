@@ -85,6 +85,16 @@ impl Sockets {
         }
     }
 
+    /// The IPv4 default route of a simulated machine: its directory's
+    /// `proc/net/route` (written by `microcloud-sim` when the machine's
+    /// inventory has a `default_route`), read as `/proc/net/route` is on a
+    /// real machine. `None` when there is no such file or no default route.
+    pub(crate) fn default_route_in_dir(dir: &Path) -> Option<String> {
+        std::fs::read_to_string(dir.join("proc/net/route"))
+            .ok()
+            .and_then(|t| collect::default_route_interface_from_proc(&t))
+    }
+
     fn machine(&self, name: &str, default_route: Option<String>) -> Machine {
         // A service whose socket is absent is not installed there.
         let present = |p: &Path| p.exists();
@@ -125,7 +135,10 @@ fn sim_machines(dir: &Path) -> Result<Vec<Machine>> {
     }
     Ok(names
         .iter()
-        .map(|n| Sockets::in_dir(&dir.join(n)).machine(n, None))
+        .map(|n| {
+            let machine = dir.join(n);
+            Sockets::in_dir(&machine).machine(n, Sockets::default_route_in_dir(&machine))
+        })
         .collect())
 }
 

@@ -215,6 +215,25 @@ impl LxdService {
     pub fn has_extension(&self, name: &str) -> bool {
         self.api_extensions.iter().any(|e| e == name)
     }
+
+    /// Whether `version` parses as a release earlier than `than`
+    /// (`major.minor[.patch]` from the start of the string); `None` when
+    /// the version does not parse.
+    pub fn version_before(&self, than: (u32, u32, u32)) -> Option<bool> {
+        let head = self
+            .version
+            .trim()
+            .split(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .next()?;
+        let mut parts = head.split('.');
+        let major: u32 = parts.next()?.parse().ok()?;
+        let minor: u32 = parts.next()?.parse().ok()?;
+        let patch: u32 = match parts.next() {
+            Some(p) => p.parse().ok()?,
+            None => 0,
+        };
+        Some((major, minor, patch) < than)
+    }
 }
 
 /// A microcluster service (MicroCeph, MicroOVN) on one machine.

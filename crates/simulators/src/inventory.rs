@@ -255,6 +255,13 @@ pub struct Inventory {
     pub disks: Vec<Disk>,
     /// Network interfaces.
     pub interfaces: Vec<Interface>,
+    /// The interface of the IPv4 default route, if the machine has one;
+    /// it must be one of `interfaces`. The simulator writes it as
+    /// `<state>/<node>/proc/net/route` (the kernel's format), which the
+    /// tool reads for a `--sim-dir` machine as it reads `/proc/net/route`
+    /// on a real one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default_route: Option<String>,
 }
 
 fn arch() -> String {
@@ -294,7 +301,46 @@ impl Inventory {
                 }
             }
         }
+        if let Some(route) = &inv.default_route
+            && inv.interface(route).is_none()
+        {
+            return Err(SimError::Inventory {
+                origin: origin.to_string(),
+                detail: format!("default_route {route} is not one of the interfaces"),
+            });
+        }
         Ok(inv)
+    }
+
+    /// The IPv4 routing table in `/proc/net/route` format: the default
+    /// route through `default_route` (gateway: the first address of its
+    /// first IPv4 subnet), or the header alone.
+    pub fn proc_net_route(&self) -> String {
+        let mut out = String::from(
+            "Iface\tDestination\tGateway \tFlags\tRefCnt\tUse\tMetric\tMask\t\tMTU\tWindow\tIRTT\n",
+        );
+        if let Some(iface) = self.default_route.as_ref().and_then(|r| self.interface(r)) {
+            let gateway = iface
+                .addresses
+                .iter()
+                .filter(|a| a.family == "inet")
+                .find_map(|a| {
+                    let ip: std::net::Ipv4Addr = a.address.parse().ok()?;
+                    let prefix: u32 = a.netmask.parse().ok().filter(|p| *p <= 32)?;
+                    let mask = u32::MAX.checked_shl(32 - prefix).unwrap_or(0);
+                    let first = (u32::from(ip) & mask).checked_add(1)?;
+                    Some(std::net::Ipv4Addr::from(first))
+                })
+                .unwrap_or(std::net::Ipv4Addr::UNSPECIFIED);
+            // The kernel prints addresses as host-order hex of the
+            // network-order bytes (little endian on x86).
+            let hex = u32::from_le_bytes(gateway.octets());
+            out.push_str(&format!(
+                "{}\t00000000\t{hex:08X}\t0003\t0\t0\t0\t00000000\t0\t0\t0\n",
+                iface.name
+            ));
+        }
+        out
     }
 
     /// The embedded default inventory for node `index` (1-based).
@@ -428,5 +474,47 @@ impl Claims {
     /// All claims (disk kernel name → holder).
     pub fn all(&self) -> BTreeMap<String, String> {
         self.by_disk.lock().map(|m| m.clone()).unwrap_or_default()
+    }
+}
+
+#[cfg(test)]
+mod route_tests {
+    use super::*;
+
+    fn with_route(route: &str) -> Result<Inventory, SimError> {
+        let mut v: serde_json::Value = serde_json::from_str(DEFAULT_FIXTURE).unwrap_or_default();
+        v["default_route"] = route.into();
+        Inventory::from_json(
+            &v.to_string(),
+            "test",
+            "node1",
+            1,
+            std::net::IpAddr::from([10, 1, 2, 7]),
+        )
+    }
+
+    #[test]
+    fn the_default_route_is_written_as_proc_net_route() {
+        let inv = with_route("enp5s0").unwrap_or_else(|e| panic!("{e}"));
+        let table = inv.proc_net_route();
+        let lines: Vec<&str> = table.lines().collect();
+        assert_eq!(lines.len(), 2, "{table}");
+        // Gateway 10.1.2.1, as the kernel prints it on x86 (0102010A).
+        assert_eq!(
+            lines[1],
+            "enp5s0\t00000000\t0102010A\t0003\t0\t0\t0\t00000000\t0\t0\t0"
+        );
+        let none = Inventory::default_for("node1", 1, std::net::IpAddr::from([10, 1, 2, 7]))
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(none.proc_net_route().lines().count(), 1);
+    }
+
+    #[test]
+    fn a_default_route_must_name_an_interface() {
+        let e = with_route("eth9").map(drop).unwrap_err().to_string();
+        assert!(
+            e.contains("default_route eth9 is not one of the interfaces"),
+            "{e}"
+        );
     }
 }

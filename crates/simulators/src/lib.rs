@@ -85,7 +85,7 @@ pub use error::SimError;
 pub use faults::{FaultAction, FaultRule, FaultScript, Service, Transport};
 pub use inventory::Inventory;
 pub use latency::LatencyModel;
-pub use lxd::LxdProfile;
+pub use lxd::{LxdProfile, TokenFields};
 pub use microcluster::McFamily;
 pub use microcluster::ceph::SimOsd;
 pub use microcluster::real_ceph::CephCli;

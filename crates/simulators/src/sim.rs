@@ -11,7 +11,7 @@ use crate::clock::SimClock;
 use crate::error::SimError;
 use crate::faults::{FaultRule, FaultScript, Service};
 use crate::inventory::{Claims, Hardware, Inventory};
-use crate::lxd::{LxdDb, LxdOptions, LxdProfile, LxdService};
+use crate::lxd::{LxdDb, LxdOptions, LxdProfile, LxdService, TokenFields};
 use crate::microcluster::real_ceph::CephCli;
 use crate::microcluster::{McBehaviour, McDb, McFamily, McService};
 use crate::server::NodeCtl;
@@ -158,6 +158,8 @@ pub struct NodeSpec {
     /// The microcluster endpoint family MicroCeph serves (`Cluster`:
     /// MicroCeph reef).
     pub microceph_family: McFamily,
+    /// Which token fields LXD decodes; `None`: from `explicit_trust_token`.
+    pub lxd_token_fields: Option<TokenFields>,
 }
 
 impl NodeSpec {
@@ -173,7 +175,22 @@ impl NodeSpec {
                 .to_vec(),
             inventory_json: None,
             microceph_family: McFamily::Core,
+            lxd_token_fields: None,
         }
+    }
+    /// A daemon that decodes `cluster_token` / `trust_token` without
+    /// advertising `explicit_trust_token` (as Incus does): the `current`
+    /// profile with the extension removed and the new fields kept.
+    pub fn new_token_fields_unadvertised(name: &str) -> Self {
+        let mut spec = Self::new(name).token_fields(TokenFields::Token);
+        spec.remove_extensions
+            .push("explicit_trust_token".to_string());
+        spec
+    }
+    /// Sets which token fields LXD decodes.
+    pub fn token_fields(mut self, fields: TokenFields) -> Self {
+        self.lxd_token_fields = Some(fields);
+        self
     }
     /// Sets the LXD profile.
     pub fn profile(mut self, p: LxdProfile) -> Self {
@@ -342,6 +359,17 @@ impl SimBuilder {
                 )?,
                 None => Inventory::default_for(&spec.name, i + 1, ip)?,
             };
+            if inventory.default_route.is_some() {
+                let proc_net = state_dir.join(&spec.name).join("proc/net");
+                std::fs::create_dir_all(&proc_net)
+                    .and_then(|()| {
+                        std::fs::write(proc_net.join("route"), inventory.proc_net_route())
+                    })
+                    .map_err(|source| SimError::StateDir {
+                        path: proc_net.clone(),
+                        source,
+                    })?;
+            }
             let inventory = Arc::new(Hardware::new(inventory));
             let claims = Arc::new(Claims::default());
             let weak = Arc::downgrade(&fabric);
@@ -355,6 +383,7 @@ impl SimBuilder {
                     remove_extensions: spec.remove_extensions.clone(),
                     add_extensions: spec.add_extensions.clone(),
                     storage_drivers: spec.storage_drivers.clone(),
+                    token_fields: spec.lxd_token_fields,
                 },
                 self.timings,
             )?;

@@ -103,9 +103,17 @@ async fn formation(profile: LxdProfile) {
         "member keys hidden without target"
     );
     let member_view = n1.get("/1.0/storage-pools/local?target=node2").await;
+    // What the zfs driver keeps after creating the pool
+    // (lxd/storage/drivers/driver_zfs.go `FillConfig`/`Create`, lxd-5.0.2 ..
+    // lxd-6.8): the device path moves to `volatile.initial_source`, and
+    // `source` becomes the zpool's name.
     assert_eq!(
-        member_view.meta()["config"]["source"],
-        json!(disk(2)),
+        member_view.meta()["config"],
+        json!({
+            "source": "local",
+            "volatile.initial_source": disk(2),
+            "zfs.pool_name": "local",
+        }),
         "{}",
         member_view.text
     );

@@ -87,7 +87,7 @@ async fn trust_by_token(profile: LxdProfile, clustered: bool) {
     }
 
     // The token in the field the server's extensions select.
-    let field = unix.api_extensions().await.unwrap().token_field();
+    let field = unix.server(None).await.unwrap().value.token_field();
     https
         .trust_with_token(&issued.encoded(), field)
         .await

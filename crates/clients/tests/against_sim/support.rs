@@ -191,7 +191,7 @@ pub async fn lxd_join(sim: &Sim, issuer: &str, joiner: &str) {
     let issued = lxd(sim, issuer).issue_join_token(joiner).await.unwrap();
     let join = lxd_join_request(sim, joiner, &issued.encoded(), Vec::new()).await;
     let j = lxd(sim, joiner);
-    let field = j.api_extensions().await.unwrap().token_field();
+    let field = j.server(None).await.unwrap().value.token_field();
     j.join_cluster(&join, field).await.unwrap();
 }
 

@@ -83,12 +83,12 @@ async fn server_and_extensions_on_5_0_2_and_current() {
     assert_eq!(old.environment.storage_supported_drivers[1].name, "btrfs");
     assert_eq!(old.environment.storage_supported_drivers[1].version, "6.2");
     assert!(!old.environment.server_clustered);
-    assert_eq!(old.extensions().token_field(), TokenField::Password);
+    assert_eq!(old.token_field(), TokenField::Password);
 
     let current = client.server(Some("node2")).await.unwrap().value;
     assert!(current.environment.server_clustered);
     assert!(current.environment.storage_supported_drivers[1].remote);
-    assert_eq!(current.extensions().token_field(), TokenField::Explicit);
+    assert_eq!(current.token_field(), TokenField::Explicit);
     assert!(
         current
             .extensions()
@@ -96,9 +96,20 @@ async fn server_and_extensions_on_5_0_2_and_current() {
     );
 
     assert_eq!(
-        client.api_extensions().await.unwrap().token_field(),
+        client.server(None).await.unwrap().value.token_field(),
         TokenField::Explicit
     );
+    // A daemon that decodes the new fields without advertising
+    // `explicit_trust_token` (Incus): not known to be older than 5.21.2,
+    // so it gets them too; a 5.21.1 without the extension gets the old.
+    let mut unadvertised = current.clone();
+    unadvertised
+        .api_extensions
+        .retain(|e| e != clients::lxd::EXPLICIT_TRUST_TOKEN);
+    unadvertised.environment.server_version = "6.0.1".to_owned();
+    assert_eq!(unadvertised.token_field(), TokenField::Explicit);
+    unadvertised.environment.server_version = "5.21.1".to_owned();
+    assert_eq!(unadvertised.token_field(), TokenField::Password);
     server.finish();
 }
 
@@ -225,11 +236,11 @@ async fn join_uses_the_token_field_the_extensions_select() {
     .await;
     let client = lxd(&path);
     client
-        .join_cluster(&join(), old.extensions().token_field())
+        .join_cluster(&join(), old.token_field())
         .await
         .unwrap();
     client
-        .join_cluster(&join(), current.extensions().token_field())
+        .join_cluster(&join(), current.token_field())
         .await
         .unwrap();
     server.finish();

@@ -645,10 +645,18 @@ impl StepIndex<'_> {
                     },
                     |s| matches!(s.action, Action::CreatePool { .. }),
                 );
+                // LXD keeps the path it was given in `volatile.initial_source`
+                // and may rewrite `source` (btrfs: the file system UUID, zfs:
+                // the zpool name; lxd/storage/drivers/driver_{btrfs,zfs}.go).
                 let sources = p
                     .members
                     .iter()
-                    .filter_map(|(m, config)| Some((m.clone(), config.get("source")?.clone())))
+                    .filter_map(|(m, config)| {
+                        let source = ["volatile.initial_source", "source"]
+                            .iter()
+                            .find_map(|k| config.get(*k).filter(|v| !v.is_empty()))?;
+                        Some((m.clone(), source.clone()))
+                    })
                     .collect();
                 let source = ["source", "ceph.osd.pool_name", "cephfs.path"]
                     .iter()
@@ -690,6 +698,8 @@ impl StepIndex<'_> {
                     "ipv6.gateway",
                     "dns.nameservers",
                     "parent",
+                    "bridge.mode",
+                    "fan.underlay_subnet",
                 ];
                 let settings = n
                     .config

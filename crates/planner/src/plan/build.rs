@@ -828,6 +828,10 @@ fn fan(init: &SystemInventory, n: &mut Notes) -> Networking {
     }
 }
 
+/// The first LXD release that decodes `cluster_token` (tag `lxd-5.21.2`,
+/// which added the `explicit_trust_token` API extension).
+const FIRST_CLUSTER_TOKEN_RELEASE: (u32, u32, u32) = (5, 21, 2);
+
 fn lxd_of(si: &SystemInventory) -> Option<&LxdService> {
     si.services.lxd.as_ref()
 }
@@ -1541,20 +1545,37 @@ impl Ctx<'_> {
                     format!("{name} is already a member of the LXD cluster; no token is needed")
                 })),
             ));
-            let token_field =
-                if lxd_of(j.inv).is_some_and(|l| l.has_extension("explicit_trust_token")) {
-                    TokenField::ClusterToken
-                } else {
-                    n.decide(
-                        format!("LXD join token field of {name}"),
-                        "cluster_password",
-                        format!(
-                            "LXD {} on {name} lacks the API extension explicit_trust_token",
-                            lxd_of(j.inv).map_or("", |l| l.version.as_str())
-                        ),
-                    );
-                    TokenField::ClusterPassword
-                };
+            // By capability, not by extension name alone (the same rule as
+            // `clients::lxd::TokenField::for_server`): `cluster_token` when
+            // `explicit_trust_token` is advertised or the LXD is not known
+            // to be older than 5.21.2, the release that added it (6.1+
+            // ignores `cluster_password`; Incus decodes `cluster_token`
+            // without advertising the extension). `cluster_password` only
+            // for a version that parses as earlier.
+            let lxd = lxd_of(j.inv);
+            let version = lxd.map_or("", |l| l.version.as_str());
+            let token_field = if lxd.is_some_and(|l| l.has_extension("explicit_trust_token")) {
+                TokenField::ClusterToken
+            } else if lxd.and_then(|l| l.version_before(FIRST_CLUSTER_TOKEN_RELEASE)) == Some(true)
+            {
+                n.decide(
+                    format!("LXD join token field of {name}"),
+                    "cluster_password",
+                    format!("LXD {version} on {name} lacks the API extension explicit_trust_token"),
+                );
+                TokenField::ClusterPassword
+            } else {
+                n.decide(
+                    format!("LXD join token field of {name}"),
+                    "cluster_token",
+                    format!(
+                        "LXD {version} on {name} does not advertise explicit_trust_token but is not \
+                         known to be older than 5.21.2, which added cluster_token (6.1 and later \
+                         ignore cluster_password)"
+                    ),
+                );
+                TokenField::ClusterToken
+            };
             let member_config = self.member_config(j);
             // A join that brings the `local` pool to the member creates it
             // there, wiping its disk when asked.

@@ -590,11 +590,27 @@ impl LxdService {
             }
             _ => {}
         }
+        // Store what the driver filled in: member-specific keys on this
+        // member's row, the others globally (`UpdateStoragePool` splits
+        // them by `NodeSpecificStorageConfig`).
+        let legacy = self.b.profile == LxdProfile::Legacy;
+        super::drivers::fill_config(&pool.driver, name, &me, &mut config, legacy);
+        let member_keys = self.member_keys();
         self.with_db(|db| {
-            if let Some(p) = db.pools.get_mut(name)
-                && let Some(r) = p.members.get_mut(&me)
-            {
-                r.state = State::Created;
+            if let Some(p) = db.pools.get_mut(name) {
+                for (k, v) in &config {
+                    if !member_keys.contains(&k.as_str()) {
+                        p.config.entry(k.clone()).or_insert_with(|| v.clone());
+                    }
+                }
+                if let Some(r) = p.members.get_mut(&me) {
+                    r.config = config
+                        .iter()
+                        .filter(|(k, _)| member_keys.contains(&k.as_str()))
+                        .map(|(k, v)| (k.clone(), v.clone()))
+                        .collect();
+                    r.state = State::Created;
+                }
             }
         })?;
         Ok(())
@@ -743,6 +759,16 @@ impl LxdService {
             config: body.config,
             created_at: crate::clock::rfc3339_nano(self.ctl.clock.now()),
         };
+        // A plain create (no copy source) runs inside the request and
+        // answers `EmptySyncResponse` (200) up to lxd-6.5; lxd-6.6 and later
+        // schedule an operation (`doVolumeCreateOrCopy`,
+        // lxd/storage_volumes.go).
+        if self.b.profile == LxdProfile::Legacy {
+            return match self.with_db(|db| db.volumes.push(vol)) {
+                Ok(()) => Reply::empty(),
+                Err(e) => e.into(),
+            };
+        }
         let this = self.clone();
         let op = self.ops.create(
             &self.ctl.clock,

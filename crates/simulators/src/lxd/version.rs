@@ -56,6 +56,31 @@ impl LxdProfile {
     }
 }
 
+/// Which fields carry a join token (`PUT /1.0/cluster`) and a trust token
+/// (`POST /1.0/certificates`), as each LXD release decodes them:
+///
+/// * `Password`: `cluster_password` / `password` only (LXD 5.0.x up to
+///   5.21.1; `shared/api/cluster.go`, `lxd/certificates.go` at
+///   `lxd-5.0.2`, `lxd-5.21.1`). A `cluster_token` is an unknown JSON key,
+///   ignored by Go's decoder, so the join skips `SetupTrust` and fails in
+///   `UpdateTrust`; a `trust_token` alone is 403.
+/// * `Both`: either (`lxd-5.21.2` added `explicit_trust_token` and kept the
+///   deprecated fields; `certificatesPost` prefers `password` when both
+///   are set).
+/// * `Token`: `cluster_token` / `trust_token` only (`lxd-6.1` ignores
+///   `cluster_password`; from `lxd-6.2` `password` is 501 "Password
+///   authentication is no longer supported, please update your client").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TokenFields {
+    /// Only `cluster_password` / `password`.
+    Password,
+    /// Both field pairs.
+    Both,
+    /// Only `cluster_token` / `trust_token`.
+    Token,
+}
+
 /// The behaviour switches derived from an extension list.
 #[derive(Debug, Clone)]
 pub(crate) struct Behaviour {
@@ -63,10 +88,20 @@ pub(crate) struct Behaviour {
     pub version: String,
     pub extensions: Vec<String>,
     set: BTreeSet<String>,
+    token_fields: TokenFields,
 }
 
 impl Behaviour {
-    pub(crate) fn new(profile: LxdProfile, remove: &[String], add: &[String]) -> Self {
+    /// `token_fields`: which token fields the daemon decodes; `None`
+    /// derives it from `explicit_trust_token` (advertised: `Token`, as LXD
+    /// 6.2+; not: `Password`). A daemon that accepts the new fields without
+    /// advertising the extension (as Incus does) sets it explicitly.
+    pub(crate) fn new(
+        profile: LxdProfile,
+        remove: &[String],
+        add: &[String],
+        token_fields: Option<TokenFields>,
+    ) -> Self {
         let mut extensions: Vec<String> = profile
             .extensions()
             .into_iter()
@@ -77,12 +112,18 @@ impl Behaviour {
                 extensions.push(a.clone());
             }
         }
-        let set = extensions.iter().cloned().collect();
+        let set: BTreeSet<String> = extensions.iter().cloned().collect();
+        let token_fields = token_fields.unwrap_or(if set.contains("explicit_trust_token") {
+            TokenFields::Token
+        } else {
+            TokenFields::Password
+        });
         Self {
             profile,
             version: profile.server_version().to_string(),
             extensions,
             set,
+            token_fields,
         }
     }
     pub(crate) fn has(&self, ext: &str) -> bool {
@@ -96,9 +137,9 @@ impl Behaviour {
     pub(crate) fn async_profiles(&self) -> bool {
         self.has("storage_and_profile_operations")
     }
-    /// `cluster_token`/`trust_token` instead of `cluster_password`/`password`.
-    pub(crate) fn trust_token(&self) -> bool {
-        self.has("explicit_trust_token")
+    /// Which token fields this daemon decodes.
+    pub(crate) fn token_fields(&self) -> TokenFields {
+        self.token_fields
     }
     /// `/wait` answers a failed operation with an error envelope in a 200.
     pub(crate) fn wait_error_envelope(&self) -> bool {
@@ -187,14 +228,25 @@ mod tests {
 
     #[test]
     fn current_list_drives_async_and_tokens() {
-        let b = Behaviour::new(LxdProfile::Current, &[], &[]);
+        let b = Behaviour::new(LxdProfile::Current, &[], &[], None);
         assert!(b.async_storage_network());
-        assert!(b.trust_token());
+        assert_eq!(b.token_fields(), TokenFields::Token);
+        let legacy = Behaviour::new(LxdProfile::Legacy, &[], &[], None);
+        assert_eq!(legacy.token_fields(), TokenFields::Password);
+        let unadvertised = Behaviour::new(
+            LxdProfile::Current,
+            &["explicit_trust_token".to_string()],
+            &[],
+            Some(TokenFields::Token),
+        );
+        assert!(!unadvertised.has("explicit_trust_token"));
+        assert_eq!(unadvertised.token_fields(), TokenFields::Token);
         assert!(b.member_specific_pool_keys().contains(&"source.wipe"));
         let b = Behaviour::new(
             LxdProfile::Current,
             &["storage_and_network_operations".to_string()],
             &[],
+            None,
         );
         assert!(!b.async_storage_network());
     }
