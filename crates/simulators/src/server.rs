@@ -79,11 +79,21 @@ impl NodeCtl {
         self.crash_gen.subscribe()
     }
     /// Resolves when the node crashes after this call (background work of
-    /// a daemon ends with it).
+    /// a daemon ends with it), and at once when it is already down: a
+    /// request whose handler starts while the node is crashing (between
+    /// `dispatch`'s liveness check and this call) must end with the node,
+    /// not run on into the restarted daemon (a dead node's join that
+    /// finished after its restart left LXD members that disagreed).
+    /// `crash` clears `alive` before it moves the generation on, so one of
+    /// the two is always seen.
     pub(crate) fn until_crash(&self) -> impl std::future::Future<Output = ()> + Send + 'static {
         let mut rx = self.generation();
         let start = *rx.borrow_and_update();
+        let down = !self.is_alive();
         async move {
+            if down {
+                return;
+            }
             while *rx.borrow_and_update() == start {
                 if rx.changed().await.is_err() {
                     std::future::pending::<()>().await;
@@ -410,9 +420,11 @@ async fn dispatch(
     let handler = ctx.handler.clone();
     let crash = ctx.node.until_crash();
     let task = tokio::spawn(async move {
+        // Crash first: a handler must not take a step on a node that is down.
         tokio::select! {
-            reply = handler.handle(request) => Some(reply),
+            biased;
             () = crash => None,
+            reply = handler.handle(request) => Some(reply),
         }
     });
     match task.await {
@@ -560,5 +572,42 @@ fn bind_when_free(addr: SocketAddr) -> std::io::Result<std::net::TcpListener> {
             }
             other => return other,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn node() -> Arc<NodeCtl> {
+        NodeCtl::new(
+            "node1".into(),
+            std::net::IpAddr::from([127, 0, 0, 1]),
+            PathBuf::from("/nonexistent"),
+            1.0,
+            Arc::new(SimClock::default()),
+        )
+    }
+
+    #[tokio::test]
+    async fn work_started_on_a_node_that_is_down_ends_at_once() {
+        let n = node();
+        n.crash();
+        let ended = tokio::time::timeout(Duration::from_secs(5), n.until_crash()).await;
+        assert!(ended.is_ok(), "a crashed node's new work must end with it");
+    }
+
+    #[tokio::test]
+    async fn work_on_a_live_node_ends_at_its_next_crash_only() {
+        let n = node();
+        let mut work = Box::pin(n.until_crash());
+        let early = tokio::time::timeout(Duration::from_millis(50), &mut work).await;
+        assert!(early.is_err(), "a live node's work goes on");
+        n.crash();
+        let ended = tokio::time::timeout(Duration::from_secs(5), work).await;
+        assert!(ended.is_ok(), "the crash ends it");
+        n.revive();
+        let after = tokio::time::timeout(Duration::from_millis(50), n.until_crash()).await;
+        assert!(after.is_err(), "a restarted node's new work goes on");
     }
 }

@@ -133,13 +133,31 @@ impl LxdService {
         );
         let id = op.id.clone();
         let work = self.timings.cluster_join;
+        // Subscribed before the reply, as for every operation (`run_op`): a
+        // crash of this node ends the join where it is. What it did so far
+        // stays (the cluster may already have recorded the member: the
+        // half-joined state the executor repairs), and the restarted daemon
+        // neither knows the operation nor is still joining. Without this, a
+        // join cut by a crash went on in the dead node and finished after
+        // its restart, behind the back of the next run.
+        let crash = self.ctl.until_crash();
         tokio::spawn(async move {
-            this.ctl.work(work).await;
-            let r = this.clone().join(join).await;
+            let joined = async {
+                this.ctl.work(work).await;
+                this.clone().join(join).await
+            };
+            let r = tokio::select! {
+                biased;
+                () = crash => None,
+                r = joined => Some(r),
+            };
             if let Ok(mut l) = this.local.lock() {
                 l.joining = false;
             }
-            this.ops.finish(&this.ctl.clock, &id, r);
+            match r {
+                Some(r) => this.ops.finish(&this.ctl.clock, &id, r),
+                None => this.ops.forget(&id),
+            }
         });
         Reply::Async {
             url: format!("/1.0/operations/{}", op.id),

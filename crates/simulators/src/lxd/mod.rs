@@ -332,8 +332,9 @@ impl LxdService {
                         action.await
                     };
                     tokio::select! {
-                        r = work => runner.ops.finish(&runner.ctl.clock, &id, r),
+                        biased;
                         () = crash => runner.ops.forget(&id),
+                        r = work => runner.ops.finish(&runner.ctl.clock, &id, r),
                     }
                 });
                 Reply::Async {
