@@ -11,7 +11,7 @@
 
 use std::ops::Range;
 
-use crate::node::{Node, NodeKind};
+use crate::node::{Loc, Node, NodeKind};
 use crate::shape::closest;
 
 /// Keys whose value is a secret.
@@ -82,11 +82,15 @@ fn secret_spans(node: &Node, source: &str, out: &mut Vec<Range<usize>>) {
 
 /// Byte ranges covering the whole of a secret `value`: every scalar in it,
 /// and, for a scalar without a known byte range, the rest of its line and
-/// every line after it that is indented deeper than the value's key.
+/// every line after it that is indented deeper than the value's key. A
+/// secret that YAML read as a mapping (a passphrase holding `: `, written
+/// on the line below its key or in braces) has secret text in its keys
+/// too: they are covered like scalars.
 fn value_spans(value: &Node, source: &str, out: &mut Vec<Range<usize>>) {
     match &value.kind {
         NodeKind::Map(entries) => {
-            for (_, v) in entries {
+            for (k, v) in entries {
+                located_span(&k.loc, source, out);
                 value_spans(v, source, out);
             }
         }
@@ -96,19 +100,26 @@ fn value_spans(value: &Node, source: &str, out: &mut Vec<Range<usize>>) {
             }
         }
         NodeKind::Null => {}
-        _ => match value.loc.byte_offset.zip(value.loc.byte_len) {
-            Some((start, len)) => out.push(start..start.saturating_add(len).min(source.len())),
-            None => {
-                if let Some(start) = line_start(source, value.loc.line) {
-                    let column = usize::try_from(value.loc.column).unwrap_or(1).max(1) - 1;
-                    let from = source[start..]
-                        .char_indices()
-                        .nth(column)
-                        .map_or(source.len(), |(i, _)| start + i);
-                    out.push(from..continuation_end(source, start));
-                }
+        _ => located_span(&value.loc, source, out),
+    }
+}
+
+/// The bytes of the scalar (value or key) at `loc`: its known byte range,
+/// or else from its column to where a value written there can end at the
+/// latest (`continuation_end`).
+fn located_span(loc: &Loc, source: &str, out: &mut Vec<Range<usize>>) {
+    match loc.byte_offset.zip(loc.byte_len) {
+        Some((start, len)) => out.push(start..start.saturating_add(len).min(source.len())),
+        None => {
+            if let Some(start) = line_start(source, loc.line) {
+                let column = usize::try_from(loc.column).unwrap_or(1).max(1) - 1;
+                let from = source[start..]
+                    .char_indices()
+                    .nth(column)
+                    .map_or(source.len(), |(i, _)| start + i);
+                out.push(from..continuation_end(source, start));
             }
-        },
+        }
     }
 }
 
