@@ -128,6 +128,10 @@ pub(crate) fn take(path: &Path) -> Result<RunLock, LockError> {
         .read(true)
         .write(true)
         .mode(0o600)
+        // Never through a symbolic link: the path can come from
+        // MICROCLOUD_LOCK_FILE, and a link planted in a directory others can
+        // write would have the truncation below empty its target.
+        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
         .open(path)
         .map_err(io)?;
     match file.try_lock() {
@@ -174,6 +178,18 @@ mod tests {
         );
         drop(held);
         let _again = take(&path).unwrap();
+    }
+
+    #[test]
+    fn a_symbolic_link_at_the_lock_path_is_refused_and_its_target_left_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("precious");
+        std::fs::write(&target, "keep me\n").unwrap();
+        let path = dir.path().join("preseed.lock");
+        std::os::unix::fs::symlink(&target, &path).unwrap();
+        let err = take(&path).err().unwrap();
+        assert!(matches!(err, LockError::Io { .. }), "{err}");
+        assert_eq!(std::fs::read_to_string(&target).unwrap(), "keep me\n");
     }
 
     #[tokio::test]
