@@ -39,6 +39,8 @@ pub(crate) struct NodeCtl {
     pub state_dir: PathBuf,
     alive: AtomicBool,
     crash_gen: watch::Sender<u64>,
+    /// How many of the node's accept loops still run.
+    accepting: watch::Sender<usize>,
     pub faults: Mutex<FaultSet>,
     pub time_scale: f64,
     pub clock: Arc<SimClock>,
@@ -59,6 +61,7 @@ impl NodeCtl {
             state_dir,
             alive: AtomicBool::new(true),
             crash_gen,
+            accepting: watch::channel(0).0,
             faults: Mutex::new(FaultSet::default()),
             time_scale,
             clock,
@@ -101,6 +104,17 @@ impl NodeCtl {
             }
         }
     }
+    /// Counts one running accept loop until the guard drops.
+    fn accepting(self: &Arc<Self>) -> AcceptGuard {
+        self.accepting.send_modify(|n| *n += 1);
+        AcceptGuard(self.clone())
+    }
+    /// Resolves once no accept loop of the node runs (bounded: a loop
+    /// that never ends must not hang a crash).
+    async fn listeners_closed(&self) {
+        let mut rx = self.accepting.subscribe();
+        let _ = tokio::time::timeout(Duration::from_secs(2), rx.wait_for(|n| *n == 0)).await;
+    }
     /// Sleeps for a simulated duration scaled by the time scale.
     pub(crate) async fn work(&self, d: Duration) {
         let d = d.mul_f64(self.time_scale.max(0.0));
@@ -110,15 +124,35 @@ impl NodeCtl {
     }
 }
 
-/// Resolves when the node crashes (its generation moves on).
-async fn crashed(mut rx: watch::Receiver<u64>) {
-    let start = *rx.borrow_and_update();
-    loop {
-        if rx.changed().await.is_err() {
-            std::future::pending::<()>().await;
-        }
-        if *rx.borrow() != start {
-            return;
+/// Marks an accept loop as running while it lives.
+struct AcceptGuard(Arc<NodeCtl>);
+
+impl Drop for AcceptGuard {
+    fn drop(&mut self) {
+        self.0.accepting.send_modify(|n| *n = n.saturating_sub(1));
+    }
+}
+
+/// The node's crash generation when a listener or connection started.
+#[derive(Clone)]
+struct Generation {
+    rx: watch::Receiver<u64>,
+    start: u64,
+}
+
+impl Generation {
+    fn now(node: &NodeCtl) -> Self {
+        let rx = node.generation();
+        let start = *rx.borrow();
+        Self { rx, start }
+    }
+    /// Resolves when the node has crashed since `start`, even if that
+    /// happened before the first poll.
+    async fn crashed(mut self) {
+        while *self.rx.borrow_and_update() == self.start {
+            if self.rx.changed().await.is_err() {
+                std::future::pending::<()>().await;
+            }
         }
     }
 }
@@ -221,7 +255,11 @@ impl Listeners {
         }
         let node = self.node.clone();
         let service = self.service;
-        tokio::spawn(accept_unix(listener, node, service, handler, stop_rx));
+        let guard = node.accepting();
+        let generation = Generation::now(&node);
+        tokio::spawn(accept_unix(
+            listener, guard, generation, service, handler, stop_rx,
+        ));
         Ok(())
     }
 
@@ -251,8 +289,10 @@ impl Listeners {
         let node = self.node.clone();
         let service = self.service;
         let acceptor = tokio_rustls::TlsAcceptor::from(self.tls.clone());
+        let guard = node.accepting();
+        let generation = Generation::now(&node);
         tokio::spawn(accept_tls(
-            listener, acceptor, node, service, handler, stop_rx,
+            listener, acceptor, guard, generation, service, handler, stop_rx,
         ));
         Ok(())
     }
@@ -285,47 +325,52 @@ impl Listeners {
 
 async fn accept_unix(
     listener: tokio::net::UnixListener,
-    node: Arc<NodeCtl>,
+    guard: AcceptGuard,
+    generation: Generation,
     service: Service,
     handler: Arc<dyn Handler>,
     mut stop: watch::Receiver<bool>,
 ) {
-    let crash = node.generation();
-    let crashed_fut = crashed(crash.clone());
+    let node = guard.0.clone();
+    let crashed_fut = generation.clone().crashed();
     tokio::pin!(crashed_fut);
     loop {
         tokio::select! {
-            _ = &mut crashed_fut => return,
-            _ = stop.changed() => return,
+            _ = &mut crashed_fut => break,
+            _ = stop.changed() => break,
             accepted = listener.accept() => {
                 let Ok((stream, _)) = accepted else { continue };
                 let ctx = ConnCtx { node: node.clone(), service, handler: handler.clone() };
-                tokio::spawn(serve_conn(stream, Peer::Unix, ctx, crash.clone()));
+                tokio::spawn(serve_conn(stream, Peer::Unix, ctx, generation.clone()));
             }
         }
     }
+    // The socket closes before the loop counts as ended.
+    drop(listener);
+    drop(guard);
 }
 
 async fn accept_tls(
     listener: tokio::net::TcpListener,
     acceptor: tokio_rustls::TlsAcceptor,
-    node: Arc<NodeCtl>,
+    guard: AcceptGuard,
+    generation: Generation,
     service: Service,
     handler: Arc<dyn Handler>,
     mut stop: watch::Receiver<bool>,
 ) {
-    let crash = node.generation();
-    let crashed_fut = crashed(crash.clone());
+    let node = guard.0.clone();
+    let crashed_fut = generation.clone().crashed();
     tokio::pin!(crashed_fut);
     loop {
         tokio::select! {
-            _ = &mut crashed_fut => return,
-            _ = stop.changed() => return,
+            _ = &mut crashed_fut => break,
+            _ = stop.changed() => break,
             accepted = listener.accept() => {
                 let Ok((tcp, _)) = accepted else { continue };
                 let acceptor = acceptor.clone();
                 let ctx = ConnCtx { node: node.clone(), service, handler: handler.clone() };
-                let crash = crash.clone();
+                let generation = generation.clone();
                 tokio::spawn(async move {
                     let handshake = tokio::time::timeout(Duration::from_secs(10), acceptor.accept(tcp));
                     let Ok(Ok(tls)) = handshake.await else { return };
@@ -334,11 +379,14 @@ async fn accept_tls(
                         fingerprint: cert.as_deref().map(crate::tls::fingerprint),
                         cert,
                     };
-                    serve_conn(tls, peer, ctx, crash).await;
+                    serve_conn(tls, peer, ctx, generation).await;
                 });
             }
         }
     }
+    // The socket closes before the loop counts as ended.
+    drop(listener);
+    drop(guard);
 }
 
 #[derive(Clone)]
@@ -348,10 +396,11 @@ struct ConnCtx {
     handler: Arc<dyn Handler>,
 }
 
-async fn serve_conn<IO>(io: IO, peer: Peer, ctx: ConnCtx, crash: watch::Receiver<u64>)
+async fn serve_conn<IO>(io: IO, peer: Peer, ctx: ConnCtx, generation: Generation)
 where
     IO: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
+    let ctx_node = ctx.node.clone();
     let svc = hyper::service::service_fn(move |req: http::Request<Incoming>| {
         let ctx = ctx.clone();
         let peer = peer.clone();
@@ -360,9 +409,17 @@ where
     let conn = hyper::server::conn::http1::Builder::new()
         .keep_alive(true)
         .serve_connection(TokioIo::new(io), svc);
+    // A crash cuts the connection only once the node's listeners are
+    // closed: a client that saw its request cut and connects again must be
+    // refused, as by a dead process, not accepted by a listener that has
+    // not noticed the crash yet and then reset.
+    let node = ctx_node;
     tokio::select! {
         _ = conn => {}
-        _ = crashed(crash) => {}
+        () = async {
+            generation.crashed().await;
+            node.listeners_closed().await;
+        } => {}
     }
 }
 
@@ -396,6 +453,7 @@ async fn dispatch(
             Decision::Hang => std::future::pending::<()>().await,
             Decision::Crash => {
                 ctx.node.crash();
+                ctx.node.listeners_closed().await;
                 return Err(DropConnection);
             }
         }
