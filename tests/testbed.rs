@@ -304,6 +304,12 @@ pub struct SimOptions {
     /// MicroCeph reef (`microcloud-sim --microceph reef`: the older
     /// `/cluster` microcluster endpoints) instead of squid.
     pub microceph_reef: bool,
+    /// A latency model for `microcloud-sim --latency-model` (`v1` or a
+    /// file path).
+    pub latency_model: Option<String>,
+    /// An inventory fixture (JSON) for every node, instead of the
+    /// simulators' default machine.
+    pub inventory: Option<String>,
 }
 
 impl Default for SimOptions {
@@ -312,6 +318,8 @@ impl Default for SimOptions {
             time_scale: 0.02,
             faults: None,
             microceph_reef: false,
+            latency_model: None,
+            inventory: None,
         }
     }
 }
@@ -365,6 +373,14 @@ impl Testbed {
             .args(["--time-scale", &options.time_scale.to_string()]);
         if options.microceph_reef {
             command.args(["--microceph", "reef"]);
+        }
+        if let Some(model) = &options.latency_model {
+            command.args(["--latency-model", model]);
+        }
+        if let Some(inventory) = &options.inventory {
+            let path = dir.path().join("inventory.json");
+            std::fs::write(&path, inventory).unwrap_or_else(|e| panic!("write inventory: {e}"));
+            command.arg("--inventory").arg(path);
         }
         if let Some(faults) = &options.faults {
             let path = dir.path().join("faults.yaml");
