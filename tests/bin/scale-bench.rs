@@ -115,6 +115,19 @@ fn main() -> anyhow::Result<()> {
         args.contact,
         load_average()
     );
+    let mut agent = Vec::new();
+    for concurrency in [1, 32] {
+        let l = runtime.block_on(bench::agent::proxy_latency(640, concurrency))?;
+        println!(
+            "agent: GET /1.0 {} at a time: {:.3} ms over the unix socket, {:.3} ms through the agent (+{:.3} ms per request; medians of {} requests)",
+            l.concurrency,
+            ms(l.direct),
+            ms(l.proxied),
+            ms(l.added()),
+            l.requests
+        );
+        agent.push(l);
+    }
     println!(
         "{:>5} {:>6} {:>9} {:>8} {:>9} {:>9} {:>8} {:>9} {:>10} {:>9} {:>11}",
         "nodes",
@@ -189,11 +202,16 @@ fn main() -> anyhow::Result<()> {
                     "bound_s": secs(&bound.value()),
                     "bound_decided_by": bound.decided_by(),
                     "load_average": load_average(),
+                    "agent_added_ms": agent.iter().map(|l| (l.concurrency, ms(l.added()))).collect::<Vec<_>>(),
                 })
             );
         }
     }
     Ok(())
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
 }
 
 /// Forms one cluster of `n` lab machines and measures it.

@@ -11,9 +11,13 @@
 //!   (CPU and wall time to admit N joiners over loopback TLS), and what one
 //!   online passphrase guess costs an attacker and the initiator.
 //!
+//! * [`agent`]: what a joiner's agent adds to each proxied request (used
+//!   by the lab's `scale-bench`, `tests/bin/scale-bench.rs`).
+//!
 //! [`cpu`] reads a thread's CPU time; [`median`] is the statistic every
 //! figure uses.
 
+pub mod agent;
 pub mod bound;
 pub mod cluster;
 pub mod cpu;

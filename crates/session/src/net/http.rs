@@ -93,6 +93,9 @@ pub(crate) async fn accept_loop<M, S, B>(
                 continue;
             }
         };
+        // Small request/answer exchanges: no Nagle delay (see
+        // `clients::transport`); failing to set it only costs time.
+        let _ = tcp.set_nodelay(true);
         let acceptor = acceptor.clone();
         let stop = stop.clone();
         let make_service = Arc::clone(&make_service);

@@ -282,6 +282,7 @@ impl Exchange {
         let tcp = TcpStream::connect(address)
             .await
             .map_err(|e| AttemptError::new("connecting", e))?;
+        let _ = tcp.set_nodelay(true);
         *step = "completing the TLS handshake";
         let server_name = ServerName::IpAddress(address.ip().into());
         let tls = connector
