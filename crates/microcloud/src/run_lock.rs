@@ -51,7 +51,7 @@ pub(crate) enum LockError {
         holder: Option<u32>,
     },
     /// The lock file could not be created, opened or locked.
-    #[error("cannot take the run lock {}: {source}", path.display())]
+    #[error("cannot take the run lock {}: {source}; run as root, or set MICROCLOUD_LOCK_FILE to a file you may write", path.display())]
     Io {
         /// The lock file.
         path: PathBuf,
@@ -157,6 +157,23 @@ mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used)]
 
     use super::*;
+
+    #[test]
+    fn a_lock_that_cannot_be_made_says_how_to_run_without_root() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("plain-file");
+        std::fs::write(&file, "").unwrap();
+        let path = file.join("preseed.lock");
+        let e = take(&path).err().unwrap();
+        assert_eq!(
+            e.to_string(),
+            format!(
+                "cannot take the run lock {}: Not a directory (os error 20); run as root, \
+                 or set MICROCLOUD_LOCK_FILE to a file you may write",
+                path.display()
+            )
+        );
+    }
 
     #[test]
     fn a_second_taker_is_refused_with_the_holders_pid_and_gets_it_once_released() {
