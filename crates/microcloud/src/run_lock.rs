@@ -168,7 +168,7 @@ mod tests {
         assert_eq!(
             e.to_string(),
             format!(
-                "cannot take the run lock {}: Not a directory (os error 20); run as root, \
+                "cannot take the run lock {}: File exists (os error 17); run as root, \
                  or set MICROCLOUD_LOCK_FILE to a file you may write",
                 path.display()
             )
