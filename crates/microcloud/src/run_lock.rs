@@ -141,14 +141,19 @@ pub(crate) fn take(path: &Path) -> Result<RunLock, LockError> {
             let _ = file.take(32).read_to_string(&mut text);
             return Err(LockError::Held {
                 path: path.to_owned(),
-                holder: text.trim().parse().ok(),
+                holder: text.lines().next().and_then(|l| l.trim().parse().ok()),
             });
         }
         Err(std::fs::TryLockError::Error(e)) => return Err(io(e)),
     }
-    file.set_len(0).map_err(io)?;
+    // Overwrite, then cut what is left of a longer old PID: the file is
+    // never empty after a first run, so a run refused at this moment still
+    // reads a PID from its first line (truncating first left a window in
+    // which it read none).
+    let pid = format!("{}\n", std::process::id());
     file.seek(SeekFrom::Start(0)).map_err(io)?;
-    writeln!(file, "{}", std::process::id()).map_err(io)?;
+    file.write_all(pid.as_bytes()).map_err(io)?;
+    file.set_len(pid.len() as u64).map_err(io)?;
     Ok(RunLock { _file: file })
 }
 
@@ -172,6 +177,18 @@ mod tests {
                  or set MICROCLOUD_LOCK_FILE to a file you may write",
                 path.display()
             )
+        );
+    }
+
+    #[test]
+    fn a_longer_pid_left_by_an_earlier_run_is_replaced_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("preseed.lock");
+        std::fs::write(&path, "123456789012\n").unwrap();
+        let _held = take(&path).unwrap();
+        assert_eq!(
+            std::fs::read_to_string(&path).unwrap(),
+            format!("{}\n", std::process::id())
         );
     }
 
