@@ -6,10 +6,11 @@ use anyhow::{Context, Result};
 use config_loader::model::Initiator as InitiatorSpec;
 use planner::inventory::SystemInventory;
 use session::discovery::{self, Announcement, Channel};
-use session::net::{SessionSettings, serve_session};
+use session::net::{AdmittedJoiner, NetError, SessionHandle, SessionSettings, serve_session};
 use std::collections::BTreeSet;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::PoisonError;
+use tokio::task::JoinHandle;
 
 use super::{Peers, drive, gone_message, identity, service_versions, session_passphrase};
 use crate::exit::Exit;
@@ -42,20 +43,7 @@ pub async fn initiate(
     let handle = serve_session(settings)
         .await
         .context("cannot open the trust session")?;
-    let announcer = match (&run.preseed.initiator, address) {
-        (InitiatorSpec::Name { .. }, IpAddr::V4(v4)) => {
-            let announcement = Announcement {
-                version: discovery::VERSION.to_owned(),
-                name: local.name.clone(),
-                address,
-            };
-            Some(tokio::spawn(discovery::respond(
-                Channel::microcloud(v4),
-                announcement,
-            )))
-        }
-        _ => None,
-    };
+    let announcer = announce(run, &local.name, address);
     say(
         format,
         &format!(
@@ -67,49 +55,7 @@ pub async fn initiate(
         ),
     );
     let mut peers = Peers::new(identity, overrides);
-    let stopper = handle.stopper();
-    let mut progress = handle.progress();
-    let mut seen_notice = 0u64;
-    let mut wait = Box::pin(handle.wait());
-    let mut ctrl_c = Box::pin(tokio::signal::ctrl_c());
-    let mut interrupted = false;
-    let admitted = loop {
-        tokio::select! {
-            result = &mut wait => break result,
-            changed = progress.changed() => {
-                if changed.is_err() {
-                    continue;
-                }
-                let snapshot = progress.borrow_and_update().clone();
-                for joiner in &snapshot.joiners {
-                    let fresh = !peers.agents.lock().unwrap_or_else(PoisonError::into_inner).contains_key(&joiner.name);
-                    if fresh {
-                        say(format, &format!("  {} joined (from {})", joiner.name, joiner.connected_from));
-                        if let Err(e) = peers.adopt(joiner) {
-                            stopper.stop(&format!("{e:#}"));
-                        }
-                    }
-                }
-                let fresh: Vec<_> = snapshot.notices.iter().filter(|n| n.seq > seen_notice).collect();
-                if let Some(first) = fresh.first()
-                    && first.seq > seen_notice + 1
-                {
-                    say(format, &format!(
-                        "  ({} incident line(s) not shown; the summary at the end counts every incident)",
-                        first.seq - seen_notice - 1
-                    ));
-                }
-                for notice in fresh {
-                    say(format, &format!("  attempt by {}", notice.text));
-                    seen_notice = notice.seq;
-                }
-            }
-            _ = &mut ctrl_c, if !interrupted => {
-                interrupted = true;
-                stopper.stop("the initiator was interrupted (Ctrl-C)");
-            }
-        }
-    };
+    let (admitted, interrupted) = admit(format, handle, &mut peers).await;
     if let Some(task) = announcer {
         task.abort();
     }
@@ -134,22 +80,9 @@ pub async fn initiate(
         format,
         "Every machine has joined; checking them before any change.",
     );
-    let machines = match peers.machines().await {
+    let machines = match preflight(&mut peers, format).await {
         Ok(machines) => machines,
-        Err(problems) => {
-            let gone = peers.unreachable().await;
-            let ending = if gone.is_empty() {
-                Ending::new(
-                    Exit::Invalid,
-                    format!("pre-flight check failed: {problems}"),
-                )
-            } else {
-                Ending::new(Exit::Peer, gone_message(&gone))
-            };
-            eprintln!("error: {}", ending.message);
-            tell(&mut peers, &ending, format).await;
-            return Ok(ending.exit);
-        }
+        Err(exit) => return Ok(exit),
     };
     let mut all = vec![local];
     all.extend(machines);
@@ -164,6 +97,116 @@ pub async fn initiate(
         eprintln!("error: {}", ending.message);
     }
     Ok(ending.exit)
+}
+
+/// Announces the session by multicast while it is open, when the file
+/// names the initiator (and its address is IPv4).
+fn announce(
+    run: &Run,
+    name: &str,
+    address: IpAddr,
+) -> Option<JoinHandle<Result<(), session::discovery::DiscoveryError>>> {
+    let (InitiatorSpec::Name { .. }, IpAddr::V4(v4)) = (&run.preseed.initiator, address) else {
+        return None;
+    };
+    let announcement = Announcement {
+        version: discovery::VERSION.to_owned(),
+        name: name.to_owned(),
+        address,
+    };
+    Some(tokio::spawn(discovery::respond(
+        Channel::microcloud(v4),
+        announcement,
+    )))
+}
+
+/// Waits until the session ends, adopting every joiner as it is admitted
+/// and printing the session's incidents; whether Ctrl-C stopped it.
+async fn admit(
+    format: Format,
+    handle: SessionHandle,
+    peers: &mut Peers,
+) -> (Result<Vec<AdmittedJoiner>, NetError>, bool) {
+    let stopper = handle.stopper();
+    let mut progress = handle.progress();
+    let mut seen_notice = 0u64;
+    let mut wait = Box::pin(handle.wait());
+    let mut ctrl_c = Box::pin(tokio::signal::ctrl_c());
+    let mut interrupted = false;
+    loop {
+        tokio::select! {
+            result = &mut wait => return (result, interrupted),
+            changed = progress.changed() => {
+                if changed.is_err() {
+                    continue;
+                }
+                let snapshot = progress.borrow_and_update().clone();
+                for joiner in &snapshot.joiners {
+                    let fresh = !peers.agents.lock().unwrap_or_else(PoisonError::into_inner).contains_key(&joiner.name);
+                    if fresh {
+                        say(format, &format!("  {} joined (from {})", joiner.name, joiner.connected_from));
+                        if let Err(e) = peers.adopt(joiner) {
+                            stopper.stop(&format!("{e:#}"));
+                        }
+                    }
+                }
+                seen_notice = notices(format, &snapshot, seen_notice);
+            }
+            _ = &mut ctrl_c, if !interrupted => {
+                interrupted = true;
+                stopper.stop("the initiator was interrupted (Ctrl-C)");
+            }
+        }
+    }
+}
+
+/// Prints the session's incidents numbered after `seen` (saying how many
+/// were missed); the last one printed.
+fn notices(format: Format, snapshot: &session::net::Progress, seen: u64) -> u64 {
+    let mut seen_notice = seen;
+    let fresh: Vec<_> = snapshot
+        .notices
+        .iter()
+        .filter(|n| n.seq > seen_notice)
+        .collect();
+    if let Some(first) = fresh.first()
+        && first.seq > seen_notice + 1
+    {
+        say(
+            format,
+            &format!(
+                "  ({} incident line(s) not shown; the summary at the end counts every incident)",
+                first.seq - seen_notice - 1
+            ),
+        );
+    }
+    for notice in fresh {
+        say(format, &format!("  attempt by {}", notice.text));
+        seen_notice = notice.seq;
+    }
+    seen_notice
+}
+
+/// The joiners as machines, after the checks only they can answer; when
+/// one fails, every joiner is told and this is the exit status.
+async fn preflight(peers: &mut Peers, format: Format) -> Result<Vec<Machine>, Exit> {
+    match peers.machines().await {
+        Ok(machines) => Ok(machines),
+        Err(problems) => {
+            let gone = peers.unreachable().await;
+            let ending = if gone.is_empty() {
+                Ending::new(
+                    Exit::Invalid,
+                    format!("pre-flight check failed: {problems}"),
+                )
+            } else {
+                Ending::new(Exit::Peer, gone_message(&gone))
+            };
+            eprintln!("error: {}", ending.message);
+            tell(peers, &ending, format).await;
+            Err(ending.exit)
+        }
+    }
 }
 
 /// Tells every joiner the outcome and reports the ones that could not be told.
