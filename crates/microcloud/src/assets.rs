@@ -3,7 +3,7 @@
 //! the same clap definition as the command line itself so they never drift.
 
 use anyhow::{Context, Result};
-use clap::{Args, CommandFactory};
+use clap::Args;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -29,9 +29,9 @@ pub struct ManArgs {
     dir: Option<PathBuf>,
 }
 
-/// Prints the completion script for `args.shell` on standard output.
-pub fn completions(args: &CompletionsArgs) -> Result<ExitCode> {
-    let mut cmd = crate::Cli::command();
+/// Prints the completion script of `cmd` (the whole command line, as
+/// `main` parses it) for `args.shell` on standard output.
+pub fn completions(args: &CompletionsArgs, mut cmd: clap::Command) -> Result<ExitCode> {
     let mut script = Vec::new();
     clap_complete::generate(args.shell, &mut cmd, BIN_NAME, &mut script);
     io::stdout()
@@ -56,8 +56,8 @@ Each subcommand has its own page, with its options and exit statuses: ";
 
 /// The command line as the man pages describe it: no `help` subcommand (it
 /// gets no page) and a longer description on the main page.
-fn man_command() -> clap::Command {
-    let cmd = crate::Cli::command().disable_help_subcommand(true);
+fn man_command(cmd: clap::Command) -> clap::Command {
+    let cmd = cmd.disable_help_subcommand(true);
     let pages: Vec<String> = cmd
         .get_subcommands()
         .filter(|sub| !sub.is_hide_set())
@@ -68,9 +68,9 @@ fn man_command() -> clap::Command {
 }
 
 /// Prints the roff man page on standard output, or writes every page into
-/// `args.dir`.
-pub fn man(args: &ManArgs) -> Result<ExitCode> {
-    let cmd = man_command();
+/// `args.dir`; `cmd` is the whole command line, as `main` parses it.
+pub fn man(args: &ManArgs, cmd: clap::Command) -> Result<ExitCode> {
+    let cmd = man_command(cmd);
     match &args.dir {
         Some(dir) => write_pages(cmd, dir)?,
         None => {

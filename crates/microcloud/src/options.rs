@@ -7,7 +7,16 @@ use config_loader::model::{StepClass, Timeouts, format_duration, parse_step_time
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::preseed::Sockets;
+use crate::machine::Sockets;
+
+/// Parses a wait: `0` (do not wait) or a duration as `--timeout` takes
+/// it (`90`, `45s`, `5m`, `1h30m`, up to 24h).
+pub fn parse_wait(text: &str) -> Result<Duration, String> {
+    if text.trim().trim_end_matches('s') == "0" {
+        return Ok(Duration::ZERO);
+    }
+    parse_step_timeout(text)
+}
 
 /// This machine's service sockets.
 #[derive(Debug, Clone, clap::Args)]
@@ -84,7 +93,7 @@ pub struct RunOptions {
     /// preseed needs them or their sockets exist), saying what it waits
     /// for; exit 6 if they are not ready by then. `0` does not wait. Not
     /// with --sim-dir.
-    #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = crate::ready::parse_wait)]
+    #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = parse_wait)]
     pub wait_ready: Duration,
 }
 

@@ -36,15 +36,10 @@ use clients::lxd::{LxdApi, LxdClient};
 use clients::microcluster::{MicroclusterApi, MicroclusterClient};
 use clients::transport::Transport;
 use config_loader::model::Preseed;
-use schemars::JsonSchema;
-use serde::Serialize;
 
-use crate::Format;
-use crate::events::{self, Event, PendingService};
-
-/// Exit status when a service did not become ready in time (nothing was
-/// changed).
-pub const EXIT_NOT_READY: u8 = 6;
+pub use crate::machine::ServiceKind;
+use crate::output::Format;
+use crate::output::events::{self, Event, PendingService};
 
 /// How often a still-waiting service is reported when nothing changes.
 pub const REPEAT: Duration = Duration::from_secs(5);
@@ -54,30 +49,6 @@ const POLL: Duration = Duration::from_millis(500);
 
 /// The longest a single probe may take.
 const PROBE_TIMEOUT: Duration = Duration::from_secs(5);
-
-/// A service on this machine.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, JsonSchema, clap::ValueEnum,
-)]
-#[serde(rename_all = "snake_case")]
-pub enum ServiceKind {
-    /// LXD.
-    Lxd,
-    /// MicroCeph.
-    Microceph,
-    /// MicroOVN.
-    Microovn,
-}
-
-impl fmt::Display for ServiceKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            ServiceKind::Lxd => "LXD",
-            ServiceKind::Microceph => "MicroCeph",
-            ServiceKind::Microovn => "MicroOVN",
-        })
-    }
-}
 
 /// A service to wait for, at its socket.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -110,15 +81,6 @@ impl fmt::Display for Probe {
             Probe::Ready => f.write_str("ready"),
         }
     }
-}
-
-/// Parses a wait: `0` (do not wait) or a duration as `--timeout` takes
-/// it (`90`, `45s`, `5m`, `1h30m`, up to 24h).
-pub fn parse_wait(text: &str) -> Result<Duration, String> {
-    if text.trim().trim_end_matches('s') == "0" {
-        return Ok(Duration::ZERO);
-    }
-    config_loader::model::parse_step_timeout(text)
 }
 
 /// The services `preseed` waits for (see the module docs): LXD, and
@@ -447,7 +409,7 @@ pub struct WaitReadyArgs {
     services: Vec<ServiceKind>,
     /// How long to wait at most: seconds or a number with a unit (90, 45s,
     /// 5m, 1h30m); `0` probes once.
-    #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = parse_wait)]
+    #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = crate::options::parse_wait)]
     timeout: Duration,
     /// Output: lines for people on standard error, or JSON events on
     /// standard output.
@@ -455,7 +417,7 @@ pub struct WaitReadyArgs {
     format: Format,
 }
 
-/// Runs `microcloud wait-ready`: exit 0 when ready, [`EXIT_NOT_READY`]
+/// Runs `microcloud wait-ready`: exit 0 when ready, [`crate::exit::Exit::NotReady`]
 /// otherwise.
 pub fn run(args: &WaitReadyArgs) -> anyhow::Result<std::process::ExitCode> {
     use anyhow::Context;
@@ -495,6 +457,6 @@ pub fn run(args: &WaitReadyArgs) -> anyhow::Result<std::process::ExitCode> {
             }
             std::process::ExitCode::SUCCESS
         }
-        Err(_) => std::process::ExitCode::from(EXIT_NOT_READY),
+        Err(_) => crate::exit::Exit::NotReady.into(),
     })
 }

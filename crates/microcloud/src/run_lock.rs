@@ -10,7 +10,7 @@
 //!
 //! A run that finds the lock held waits a little ([`GRACE`]) before it is
 //! refused: after its initiator was killed, a joiner's agent gives up only
-//! once the initiator has been silent for [`crate::multi::AGENT_IDLE`], and
+//! once the initiator has been silent for [`crate::liveness::AGENT_IDLE`], and
 //! a re-run started at once must not fail on that.
 
 use std::fs::{File, OpenOptions};
@@ -23,14 +23,10 @@ pub(crate) const DEFAULT_LOCK: &str = "/run/microcloud/preseed.lock";
 /// Environment variable naming another lock file (tests, several
 /// simulated machines on one host).
 pub(crate) const LOCK_ENV: &str = "MICROCLOUD_LOCK_FILE";
-/// Exit status when another run holds this machine's lock (nothing was
-/// changed).
-pub(crate) const EXIT_LOCKED: u8 = 7;
-
 /// How long a run waits for a held lock before it is refused: long enough
 /// for the agent of a run whose initiator is gone to give up.
 pub(crate) const GRACE: std::time::Duration =
-    crate::multi::AGENT_IDLE.saturating_add(crate::multi::PING_EVERY);
+    crate::liveness::AGENT_IDLE.saturating_add(crate::liveness::PING_EVERY);
 
 /// How often a waiting run tries the lock again.
 const RETRY_EVERY: std::time::Duration = std::time::Duration::from_millis(200);

@@ -19,15 +19,17 @@ pub enum Kind {
 pub fn schema(kind: Kind) -> Value {
     match kind {
         Kind::Preseed => config_loader::shape::schema().clone(),
-        Kind::Events => crate::events::schema(),
+        Kind::Events => crate::output::events::schema(),
         Kind::Report => report(),
     }
 }
 
-/// The report's schema, generated from [`crate::report::document::Document`].
+/// The report's schema, generated from [`crate::output::report::document::Document`].
 fn report() -> Value {
-    serde_json::to_value(schemars::schema_for!(crate::report::document::Document))
-        .unwrap_or(Value::Null)
+    serde_json::to_value(schemars::schema_for!(
+        crate::output::report::document::Document
+    ))
+    .unwrap_or(Value::Null)
 }
 
 /// The schema of `kind` as pretty JSON (what is committed, less the final

@@ -1,6 +1,6 @@
 //! Reading the passphrase file on the real machine: the checks behind
 //! [`config_loader::Environment::read_secret_file`] for
-//! [`crate::HostEnvironment`].
+//! [`crate::input::HostEnvironment`].
 //!
 //! The file is looked at before it is opened, and opened without blocking
 //! (`O_NONBLOCK`, `O_NOCTTY`), so that a FIFO never makes `validate` or
@@ -82,7 +82,7 @@ mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used)]
 
     use super::*;
-    use crate::HostEnvironment;
+    use crate::input::HostEnvironment;
     use std::os::unix::fs::PermissionsExt;
     use std::time::Duration;
 

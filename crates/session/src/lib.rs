@@ -6,10 +6,6 @@
 //! confirmation binds both sides' TLS certificate fingerprints; afterwards
 //! they talk over mutual TLS with both certificates pinned.
 //!
-//! [`role`] decides, purely from the preseed and the machine's identity,
-//! whether this machine is the initiator or a joiner, in bootstrap or add
-//! mode, and which address it uses.
-//!
 //! [`discovery`] finds the initiator by multicast, in MicroCloud's format.
 //!
 //! [`incidents`] aggregates a session's failed and refused attempts by
@@ -33,7 +29,6 @@ pub mod discovery;
 pub mod incidents;
 pub mod net;
 pub mod protocol;
-pub mod role;
 
 pub use protocol::{
     Abandon, Admitted, Challenge, CloseReason, Evicted, Fingerprint, Hello, Initiator,

@@ -4,7 +4,7 @@
 
 use config_loader::{FakeEnvironment, Mode, Preseed};
 use ipnet::IpNet;
-use session::role::{Contact, LocalIdentity, Role, decide};
+use microcloud::role::{Contact, LocalIdentity, Role, decide};
 use std::net::IpAddr;
 
 fn preseed(yaml: &str) -> Preseed {

@@ -216,7 +216,18 @@ fn member_created<'a>(view: &ClusterView, name: &str) -> &'a str {
     }
 }
 
+/// The cluster as the run left it, section by section.
 fn cluster(out: &mut String, view: &ClusterView, color: bool) {
+    members(out, view, color);
+    pools(out, view, color);
+    networks(out, view, color);
+    profile(out, view, color);
+    osds(out, view, color);
+    volumes(out, view, color);
+}
+
+/// The LXD, MicroCeph and MicroOVN members.
+fn members(out: &mut String, view: &ClusterView, color: bool) {
     heading(out, "LXD cluster members", color);
     if view.members.is_empty() {
         let _ = writeln!(out, "  LXD is not clustered.");
@@ -251,7 +262,10 @@ fn cluster(out: &mut String, view: &ClusterView, color: bool) {
         }
         t.render(out, color);
     }
+}
 
+/// The storage pools, one line per member source.
+fn pools(out: &mut String, view: &ClusterView, color: bool) {
     heading(out, "Storage pools", color);
     let mut t = Table::new(&["NAME", "DRIVER", "STATUS", "MEMBER", "SOURCE", "THIS RUN"]);
     for p in &view.pools {
@@ -285,7 +299,10 @@ fn cluster(out: &mut String, view: &ClusterView, color: bool) {
         }
     }
     t.render(out, color);
+}
 
+/// The networks, one line per member parent.
+fn networks(out: &mut String, view: &ClusterView, color: bool) {
     heading(out, "Networks", color);
     let mut t = Table::new(&[
         "NAME", "TYPE", "STATUS", "MEMBER", "PARENT", "CONFIG", "THIS RUN",
@@ -323,7 +340,10 @@ fn cluster(out: &mut String, view: &ClusterView, color: bool) {
         }
     }
     t.render(out, color);
+}
 
+/// The profile the run set up.
+fn profile(out: &mut String, view: &ClusterView, color: bool) {
     if let Some(p) = &view.profile {
         heading(out, &format!("Profile {}", p.name), color);
         let mut t = Table::new(&["DEVICE", "TYPE", "SETTINGS"]);
@@ -350,7 +370,10 @@ fn cluster(out: &mut String, view: &ClusterView, color: bool) {
         };
         let _ = writeln!(out, "  ({said})");
     }
+}
 
+/// The Ceph OSDs.
+fn osds(out: &mut String, view: &ClusterView, color: bool) {
     if !view.osds.is_empty() {
         heading(out, "Ceph OSDs", color);
         let mut t = Table::new(&["MEMBER", "OSD", "DISK", "THIS RUN"]);
@@ -364,7 +387,10 @@ fn cluster(out: &mut String, view: &ClusterView, color: bool) {
         }
         t.render(out, color);
     }
+}
 
+/// The custom volumes.
+fn volumes(out: &mut String, view: &ClusterView, color: bool) {
     if !view.volumes.is_empty() {
         heading(out, "Custom volumes", color);
         let mut t = Table::new(&["POOL", "NAME", "MEMBER", "THIS RUN"]);

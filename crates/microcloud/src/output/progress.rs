@@ -4,27 +4,27 @@
 //! Three ways, chosen once per run:
 //!
 //! - **live** (`--output human` with standard output on a terminal): the
-//!   view of [`crate::live`], finished steps scrolling above it, colour
+//!   view of [`crate::output::live`], finished steps scrolling above it, colour
 //!   unless `NO_COLOR` is set;
 //! - **plain** (`--output human` otherwise, e.g. in CI or piped): one line
 //!   per finished step, retry, failure or stop, never coloured;
 //! - **JSON** (`--output json`): one JSON object per line, typed in
-//!   [`crate::events`] (schema: `schemas/events.schema.json`). Every line
+//!   [`crate::output::events`] (schema: `schemas/events.schema.json`). Every line
 //!   has `"v": 1` (the event format's version), `"event"` and `"t"`
 //!   (seconds since the plan started running).
 //!
-//! Either way the run ends with the final report ([`crate::report`]): tables
+//! Either way the run ends with the final report ([`crate::output::report`]): tables
 //! for people, or a `report` event carrying the JSON report.
 
 use executor::{Event, Outcome};
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use crate::Format;
-use crate::events::{self, Event as JsonEvent, StepOutcome};
-use crate::live::Live;
-use crate::report::Final;
-use crate::report::render::{Style, paint};
+use crate::output::Format;
+use crate::output::events::{self, Event as JsonEvent, StepOutcome};
+use crate::output::live::Live;
+use crate::output::report::Final;
+use crate::output::report::render::{Style, paint};
 
 /// Renders progress and the final report.
 pub struct Progress {
@@ -131,7 +131,10 @@ impl Progress {
             }),
             Format::Human => {
                 println!();
-                print!("{}", crate::report::render::human(report, self.color));
+                print!(
+                    "{}",
+                    crate::output::report::render::human(report, self.color)
+                );
             }
         }
     }

@@ -25,7 +25,7 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use executor::apply::ApplyError;
 use executor::{Failure, Outcome, Report, StepResult};
-use planner::inventory::{LxdClusterState, MicroCephClusterState};
+use planner::inventory::{ExistingNetwork, ExistingPool, LxdClusterState, MicroCephClusterState};
 use planner::plan::{Action, Phase, Plan, PlanMode, Service, Step};
 use schemars::JsonSchema;
 use serde::Serialize;
@@ -636,86 +636,13 @@ impl StepIndex<'_> {
             .lxd
             .storage_pools
             .iter()
-            .map(|p| {
-                let change = self.change(
-                    |s| match &s.action {
-                        Action::CreatePendingPool { name, .. }
-                        | Action::CreatePool { name, .. } => *name == p.name,
-                        _ => false,
-                    },
-                    |s| matches!(s.action, Action::CreatePool { .. }),
-                );
-                // LXD keeps the path it was given in `volatile.initial_source`
-                // and may rewrite `source` (btrfs: the file system UUID, zfs:
-                // the zpool name; lxd/storage/drivers/driver_{btrfs,zfs}.go).
-                let sources = p
-                    .members
-                    .iter()
-                    .filter_map(|(m, config)| {
-                        let source = ["volatile.initial_source", "source"]
-                            .iter()
-                            .find_map(|k| config.get(*k).filter(|v| !v.is_empty()))?;
-                        Some((m.clone(), source.clone()))
-                    })
-                    .collect();
-                let source = ["source", "ceph.osd.pool_name", "cephfs.path"]
-                    .iter()
-                    .find_map(|k| p.config.get(*k).cloned());
-                PoolView {
-                    name: p.name.clone(),
-                    driver: p.driver.clone(),
-                    status: p.status.clone(),
-                    sources,
-                    source,
-                    change,
-                }
-            })
+            .map(|p| self.pool_view(p))
             .collect();
         let networks = state
             .lxd
             .networks
             .iter()
-            .map(|n| {
-                let change = self.change(
-                    |s| match &s.action {
-                        Action::CreatePendingNetwork { name, .. }
-                        | Action::CreateNetwork { name, .. } => *name == n.name,
-                        _ => false,
-                    },
-                    |s| matches!(s.action, Action::CreateNetwork { .. }),
-                );
-                let parents = n
-                    .members
-                    .iter()
-                    .filter_map(|(m, config)| Some((m.clone(), config.get("parent")?.clone())))
-                    .collect();
-                let shown = [
-                    "network",
-                    "ipv4.address",
-                    "ipv4.gateway",
-                    "ipv4.ovn.ranges",
-                    "ipv6.address",
-                    "ipv6.gateway",
-                    "dns.nameservers",
-                    "parent",
-                    "bridge.mode",
-                    "fan.underlay_subnet",
-                ];
-                let settings = n
-                    .config
-                    .iter()
-                    .filter(|(k, _)| shown.contains(&k.as_str()))
-                    .map(|(k, v)| (k.clone(), v.clone()))
-                    .collect();
-                NetworkView {
-                    name: n.name.clone(),
-                    kind: n.kind.clone(),
-                    status: n.status.clone(),
-                    parents,
-                    settings,
-                    change,
-                }
-            })
+            .map(|n| self.network_view(n))
             .collect();
         let profile_name = self
             .plan
@@ -734,9 +661,25 @@ impl StepIndex<'_> {
                 |_| false,
             ),
         });
-        let mut osds: Vec<OsdView> = state
-            .ceph
-            .as_ref()
+        let osds = self.osd_views(state.ceph.as_ref());
+        let volumes = self.volume_views(&state.lxd);
+        ClusterView {
+            members,
+            bootstrapped: (self.plan.mode == PlanMode::Bootstrap)
+                .then(|| self.plan.initiator.clone()),
+            microceph: service_members(Service::MicroCeph, state.microceph),
+            microovn: service_members(Service::MicroOvn, state.microovn),
+            pools,
+            networks,
+            profile,
+            osds,
+            volumes,
+        }
+    }
+
+    /// The OSDs as the run left them, by member and disk.
+    fn osd_views(&self, ceph: Option<&MicroCephClusterState>) -> Vec<OsdView> {
+        let mut osds: Vec<OsdView> = ceph
             .map(|c| c.osds.as_slice())
             .unwrap_or_default()
             .iter()
@@ -754,9 +697,12 @@ impl StepIndex<'_> {
             })
             .collect();
         osds.sort_by(|a, b| (&a.member, &a.path).cmp(&(&b.member, &b.path)));
-        let volumes = state
-            .lxd
-            .volumes
+        osds
+    }
+
+    /// The custom volumes as the run left them.
+    fn volume_views(&self, lxd: &LxdClusterState) -> Vec<VolumeView> {
+        lxd.volumes
             .iter()
             .map(|v| VolumeView {
                 pool: v.pool.clone(),
@@ -770,18 +716,87 @@ impl StepIndex<'_> {
                     |_| true,
                 ),
             })
+            .collect()
+    }
+
+    /// A pool as the run left it.
+    fn pool_view(&self, p: &ExistingPool) -> PoolView {
+        let change = self.change(
+            |s| match &s.action {
+                Action::CreatePendingPool { name, .. } | Action::CreatePool { name, .. } => {
+                    *name == p.name
+                }
+                _ => false,
+            },
+            |s| matches!(s.action, Action::CreatePool { .. }),
+        );
+        // LXD keeps the path it was given in `volatile.initial_source`
+        // and may rewrite `source` (btrfs: the file system UUID, zfs:
+        // the zpool name; lxd/storage/drivers/driver_{btrfs,zfs}.go).
+        let sources = p
+            .members
+            .iter()
+            .filter_map(|(m, config)| {
+                let source = ["volatile.initial_source", "source"]
+                    .iter()
+                    .find_map(|k| config.get(*k).filter(|v| !v.is_empty()))?;
+                Some((m.clone(), source.clone()))
+            })
             .collect();
-        ClusterView {
-            members,
-            bootstrapped: (self.plan.mode == PlanMode::Bootstrap)
-                .then(|| self.plan.initiator.clone()),
-            microceph: service_members(Service::MicroCeph, state.microceph),
-            microovn: service_members(Service::MicroOvn, state.microovn),
-            pools,
-            networks,
-            profile,
-            osds,
-            volumes,
+        let source = ["source", "ceph.osd.pool_name", "cephfs.path"]
+            .iter()
+            .find_map(|k| p.config.get(*k).cloned());
+        PoolView {
+            name: p.name.clone(),
+            driver: p.driver.clone(),
+            status: p.status.clone(),
+            sources,
+            source,
+            change,
+        }
+    }
+
+    /// A network as the run left it.
+    fn network_view(&self, n: &ExistingNetwork) -> NetworkView {
+        let change = self.change(
+            |s| match &s.action {
+                Action::CreatePendingNetwork { name, .. } | Action::CreateNetwork { name, .. } => {
+                    *name == n.name
+                }
+                _ => false,
+            },
+            |s| matches!(s.action, Action::CreateNetwork { .. }),
+        );
+        let parents = n
+            .members
+            .iter()
+            .filter_map(|(m, config)| Some((m.clone(), config.get("parent")?.clone())))
+            .collect();
+        let shown = [
+            "network",
+            "ipv4.address",
+            "ipv4.gateway",
+            "ipv4.ovn.ranges",
+            "ipv6.address",
+            "ipv6.gateway",
+            "dns.nameservers",
+            "parent",
+            "bridge.mode",
+            "fan.underlay_subnet",
+        ];
+        let settings = n
+            .config
+            .iter()
+            .filter(|(k, _)| shown.contains(&k.as_str()))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        NetworkView {
+            name: n.name.clone(),
+            kind: n.kind.clone(),
+            status: n.status.clone(),
+            parents,
+            settings,
+            change,
         }
     }
 }

@@ -14,8 +14,8 @@ use schemars::JsonSchema;
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::ready::ServiceKind;
-use crate::report::document::Document;
+use crate::machine::ServiceKind;
+use crate::output::report::document::Document;
 
 /// Version of the JSON event lines (`"v"`): fields may be added, never
 /// removed or changed, without a new version.
