@@ -92,7 +92,7 @@ impl Sockets {
     pub(crate) fn default_route_in_dir(dir: &Path) -> Option<String> {
         std::fs::read_to_string(dir.join("proc/net/route"))
             .ok()
-            .and_then(|t| collect::default_route_interface_from_proc(&t))
+            .and_then(|t| session::agent::default_route_interface_from_proc(&t))
     }
 
     fn machine(&self, name: &str, default_route: Option<String>) -> Machine {
@@ -358,7 +358,7 @@ async fn run_async(run: Run) -> Result<u8> {
     }
     let route = std::fs::read_to_string("/proc/net/route")
         .ok()
-        .and_then(|t| collect::default_route_interface_from_proc(&t));
+        .and_then(|t| session::agent::default_route_interface_from_proc(&t));
     let local = sockets.machine(&me, route);
     // What this machine is, as its own services report it.
     let system = collect::collect_system(

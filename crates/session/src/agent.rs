@@ -50,6 +50,10 @@
 //!
 //! Dropping the `run` future closes the listener and every connection.
 
+mod route;
+
+pub use route::default_route_interface_from_proc;
+
 use std::collections::BTreeMap;
 use std::convert::Infallible;
 use std::fmt;
@@ -533,7 +537,7 @@ async fn system(settings: &AgentSettings) -> Response<AgentBody> {
     let facts = SystemFacts {
         name: settings.name.clone(),
         agent_version: env!("CARGO_PKG_VERSION").to_owned(),
-        default_route_interface: collect::default_route_interface_from_proc(&route),
+        default_route_interface: default_route_interface_from_proc(&route),
         services,
         clock_unix_ms: clock_unix_ms(),
     };
