@@ -10,7 +10,7 @@
 //! certificate pinned (`clients::Transport::https`). Only the initiator's
 //! certificate, pinned from the session's verdict, is accepted: any other
 //! client certificate fails the TLS handshake with an `access_denied`
-//! alert ([`PinnedClientCertificate`](crate::net::tls::PinnedClientCertificate)),
+//! alert (`clients::tls::ClientCertByFingerprint` with `ClientCerts::Pinned`),
 //! and the handler checks the fingerprint again (403).
 //!
 //! # Endpoints
