@@ -16,7 +16,7 @@ use arbitrary::Unstructured;
 use libfuzzer_sys::fuzz_target;
 use rand_chacha::ChaCha20Rng;
 use rand_chacha::rand_core::SeedableRng;
-use session::{
+use trust::{
     Abandon, Challenge, Fingerprint, Hello, Initiator, InitiatorConfig, Intent, Joiner,
     JoinerConfig, Passphrase, Proof, Rejection, Trusted, Verdict,
 };

@@ -2,14 +2,14 @@
 //!
 //! LXD and microcluster identify peers by the SHA-256 of the certificate's
 //! DER encoding, written as 64 lowercase hexadecimal digits. [`Fingerprint`]
-//! is that value; [`Identity`] is a certificate with its private key, as
+//! is that value (the `trust` crate's type, re-exported: one type for the
+//! whole workspace); [`Identity`] is a certificate with its private key, as
 //! used for mutual TLS. [`Identity::generate`] makes a self-signed ECDSA
 //! P-256 certificate (what LXD and microcluster generate too).
 //!
 //! Nothing here touches the file system: callers read and write PEM text.
 
 use std::fmt;
-use std::str::FromStr;
 
 use base64::Engine as _;
 use rustls::pki_types::pem::PemObject as _;
@@ -17,99 +17,12 @@ use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 
 use crate::Error;
 
-/// A SHA-256 certificate fingerprint.
-///
-/// Parses from 64 hexadecimal digits (either case); displays and serializes
-/// as 64 lowercase digits.
-#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct Fingerprint([u8; 32]);
+pub use trust::Fingerprint;
 
-impl Fingerprint {
-    /// The fingerprint of a DER-encoded certificate.
-    pub fn of_der(der: &[u8]) -> Self {
-        let digest = ring::digest::digest(&ring::digest::SHA256, der);
-        let mut bytes = [0u8; 32];
-        bytes.copy_from_slice(digest.as_ref());
-        Fingerprint(bytes)
-    }
-
-    /// The fingerprint of the first certificate in PEM text.
-    pub fn of_pem(pem: &str) -> Result<Self, Error> {
-        let der = certificate_der_from_pem(pem)?;
-        Ok(Self::of_der(der.as_ref()))
-    }
-
-    /// A fingerprint from its raw digest.
-    pub const fn from_bytes(bytes: [u8; 32]) -> Self {
-        Fingerprint(bytes)
-    }
-
-    /// The raw digest.
-    pub fn as_bytes(&self) -> &[u8; 32] {
-        &self.0
-    }
-}
-
-impl fmt::Display for Fingerprint {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for b in self.0 {
-            write!(f, "{b:02x}")?;
-        }
-        Ok(())
-    }
-}
-
-impl fmt::Debug for Fingerprint {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Fingerprint({self})")
-    }
-}
-
-impl FromStr for Fingerprint {
-    type Err = Error;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let invalid = || Error::InvalidFingerprint {
-            input: s.to_owned(),
-        };
-        let digits = s.as_bytes();
-        if digits.len() != 64 {
-            return Err(invalid());
-        }
-        let mut bytes = [0u8; 32];
-        for (out, pair) in bytes.iter_mut().zip(digits.chunks_exact(2)) {
-            let (Some(hi), Some(lo)) = (
-                pair.first().and_then(|c| hex_value(*c)),
-                pair.get(1).and_then(|c| hex_value(*c)),
-            ) else {
-                return Err(invalid());
-            };
-            *out = (hi << 4) | lo;
-        }
-        Ok(Fingerprint(bytes))
-    }
-}
-
-fn hex_value(c: u8) -> Option<u8> {
-    match c {
-        b'0'..=b'9' => Some(c - b'0'),
-        b'a'..=b'f' => Some(c - b'a' + 10),
-        b'A'..=b'F' => Some(c - b'A' + 10),
-        _ => None,
-    }
-}
-
-impl serde::Serialize for Fingerprint {
-    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.collect_str(self)
-    }
-}
-
-impl<'de> serde::Deserialize<'de> for Fingerprint {
-    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let s = String::deserialize(deserializer)?;
-        s.parse().map_err(serde::de::Error::custom)
-    }
+/// The fingerprint of the first certificate in PEM text.
+pub fn fingerprint_of_pem(pem: &str) -> Result<Fingerprint, Error> {
+    let der = certificate_der_from_pem(pem)?;
+    Ok(Fingerprint::of_der(der.as_ref()))
 }
 
 /// A certificate and its private key, used as a TLS client (or server)

@@ -291,15 +291,6 @@ pub enum Error {
         failures: Vec<DiskFailure>,
     },
 
-    /// A fingerprint string is not 64 hexadecimal digits.
-    #[error(
-        "invalid certificate fingerprint {input:?}: expected 64 hexadecimal digits (the SHA-256 of the certificate's DER)"
-    )]
-    InvalidFingerprint {
-        /// The rejected input.
-        input: String,
-    },
-
     /// PEM text did not contain the expected item.
     #[error("invalid {what} PEM: {reason}")]
     InvalidPem {
@@ -398,7 +389,6 @@ impl Error {
             | Error::Protocol { .. }
             | Error::DiskValidation { .. }
             | Error::DiskFailures { .. }
-            | Error::InvalidFingerprint { .. }
             | Error::InvalidPem { .. }
             | Error::CertificateGeneration { .. }
             | Error::TlsConfig { .. }
@@ -436,8 +426,7 @@ impl Error {
             | Error::OperationTimeout { ctx, .. }
             | Error::DiskValidation { ctx, .. }
             | Error::DiskFailures { ctx, .. } => Some(ctx),
-            Error::InvalidFingerprint { .. }
-            | Error::InvalidPem { .. }
+            Error::InvalidPem { .. }
             | Error::CertificateGeneration { .. }
             | Error::TlsConfig { .. }
             | Error::InvalidAddress { .. }

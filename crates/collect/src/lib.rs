@@ -14,8 +14,6 @@
 //!   cluster (pools and networks with per-member configuration, profiles,
 //!   custom volumes, MicroCeph networks, OSDs and pools). Module
 //!   [`cluster`] lists the calls.
-//! * [`default_route_interface_from_proc`] finds the IPv4 default route's
-//!   interface from `/proc/net/route` text (pure).
 //! * [`inventory_files`] renders the inventory directory's files (names
 //!   and JSON text), which
 //!   [`Inventory::from_files`](planner::inventory::Inventory::from_files)
@@ -26,7 +24,8 @@
 //! concurrently if it wants to; it records what the services report and
 //! leaves every judgement (candidate disks, uplink fitness, Ceph networks)
 //! to the planner. No file or environment access: the caller reads
-//! `/proc/net/route` and writes the files.
+//! `/proc/net/route` (with `session::agent::default_route_interface_from_proc`)
+//! and writes the files.
 //!
 //! Failure behaviour: the first failed or unusable answer stops the
 //! collection of that machine (or of the cluster) with a [`CollectError`]
@@ -38,11 +37,9 @@
 pub mod cluster;
 pub mod error;
 pub mod files;
-pub mod route;
 pub mod system;
 
 pub use cluster::collect_cluster;
 pub use error::{CollectError, Scope};
 pub use files::inventory_files;
-pub use route::default_route_interface_from_proc;
 pub use system::{collect_system, disk_from_resources};

@@ -58,7 +58,7 @@ pub const POOL_SOURCE_KEYS: [&str; 2] = ["source", "volatile.initial_source"];
 /// address is `address`, from its own services. `microceph` and `microovn`
 /// are `None` when the service is not installed there.
 /// `default_route_interface` is the caller's reading of the machine's
-/// routing table (see [`crate::default_route_interface_from_proc`]).
+/// routing table (`session::agent::default_route_interface_from_proc`).
 pub async fn collect_system<L: LxdApi, C: MicroCephApi, O: MicroOvnApi>(
     name: &str,
     address: IpAddr,

@@ -82,7 +82,7 @@ impl Sockets {
     pub fn default_route_in_dir(dir: &Path) -> Option<String> {
         std::fs::read_to_string(dir.join("proc/net/route"))
             .ok()
-            .and_then(|t| collect::default_route_interface_from_proc(&t))
+            .and_then(|t| session::agent::default_route_interface_from_proc(&t))
     }
 
     /// The machine `name` reached through these sockets.
@@ -149,5 +149,5 @@ pub fn host_name() -> Result<String> {
 pub fn default_route() -> Option<String> {
     std::fs::read_to_string("/proc/net/route")
         .ok()
-        .and_then(|t| collect::default_route_interface_from_proc(&t))
+        .and_then(|t| session::agent::default_route_interface_from_proc(&t))
 }

@@ -10,7 +10,7 @@
 //! certificate pinned (`clients::Transport::https`). Only the initiator's
 //! certificate, pinned from the session's verdict, is accepted: any other
 //! client certificate fails the TLS handshake with an `access_denied`
-//! alert ([`PinnedClientCertificate`](crate::net::tls::PinnedClientCertificate)),
+//! alert (`clients::tls::ClientCertByFingerprint` with `ClientCerts::Pinned`),
 //! and the handler checks the fingerprint again (403).
 //!
 //! # Endpoints
@@ -49,6 +49,10 @@
 //!   [`AgentClient::keep_alive`].
 //!
 //! Dropping the `run` future closes the listener and every connection.
+
+mod route;
+
+pub use route::default_route_interface_from_proc;
 
 use std::collections::BTreeMap;
 use std::convert::Infallible;
@@ -533,7 +537,7 @@ async fn system(settings: &AgentSettings) -> Response<AgentBody> {
     let facts = SystemFacts {
         name: settings.name.clone(),
         agent_version: env!("CARGO_PKG_VERSION").to_owned(),
-        default_route_interface: collect::default_route_interface_from_proc(&route),
+        default_route_interface: default_route_interface_from_proc(&route),
         services,
         clock_unix_ms: clock_unix_ms(),
     };

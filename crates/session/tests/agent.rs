@@ -536,7 +536,7 @@ async fn a_client_without_a_certificate_gets_no_answer() {
         .with_protocol_versions(&[&rustls::version::TLS13])
         .unwrap()
         .dangerous()
-        .with_custom_certificate_verifier(Arc::new(session::net::tls::AnyServerCertificate::new()))
+        .with_custom_certificate_verifier(Arc::new(clients::tls::AnyServerCertificate::new()))
         .with_no_client_auth();
     let tcp = tokio::net::TcpStream::connect(setup.address).await.unwrap();
     let name = rustls::pki_types::ServerName::IpAddress(setup.address.ip().into());

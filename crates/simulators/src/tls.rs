@@ -6,6 +6,26 @@
 //! fingerprint of the client certificate (lowercase hex of the DER), never
 //! by a CA chain. Clients pin the server certificate by fingerprint, as the
 //! `lxc` client and MicroCloud do; host names are not verified.
+//!
+//! # Why the simulators keep their own certificate verifiers
+//!
+//! The tool's verifiers are one set in `clients::tls`; the two here
+//! (`AnyClientCert`, `PinnedVerifier`) are deliberately separate:
+//!
+//! - They model the Go daemons, not the tool. A simulated server asks for
+//!   a client certificate but does not require one, because LXD does
+//!   (`config.ClientAuth = tls.RequestClientCert`, lxd/util/net.go,
+//!   LXD v5.21.0) and answers untrusted clients at the HTTP level; the
+//!   tool's `ClientCertByFingerprint` always requires one. A simulated
+//!   member pins by the fingerprint *string* a join token carries,
+//!   compared case-insensitively: a malformed one fails at the handshake
+//!   like any other mismatch, with the simulator's own message, where the
+//!   tool parses a `Fingerprint` first.
+//! - They are the oracle the clients' verifiers are tested against: code
+//!   shared between the simulator and the code under test would agree with
+//!   itself when wrong.
+//! - The simulators depend on no crate of the tool (they are its test
+//!   double); `clients` dev-depends on them.
 
 use std::net::SocketAddr;
 use std::sync::{Arc, RwLock};
@@ -230,8 +250,9 @@ impl ResolvesServerCert for DynamicCert {
     }
 }
 
-/// Accepts any client certificate (or none); the application decides
-/// trust by fingerprint. Signatures are still verified, so a client cannot
+/// Accepts any client certificate (or none), as LXD's
+/// `tls.RequestClientCert`; the application decides trust by fingerprint.
+/// Kept apart from `clients::tls` on purpose (module docs). Signatures are still verified, so a client cannot
 /// claim a certificate whose key it does not hold.
 #[derive(Debug)]
 struct AnyClientCert {
@@ -311,6 +332,9 @@ pub enum Pin {
     Any,
 }
 
+/// A simulated member's check of the server certificate, by the
+/// fingerprint string it was given. Kept apart from `clients::tls` on
+/// purpose (module docs).
 #[derive(Debug)]
 struct PinnedVerifier {
     pin: Pin,

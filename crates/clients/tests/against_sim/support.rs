@@ -171,7 +171,7 @@ pub async fn lxd_join_request(
     let address = token.addresses[0].clone();
     let pem = cluster_certificate(sim, &address).await;
     assert_eq!(
-        Fingerprint::of_pem(&pem).unwrap().to_string(),
+        clients::cert::fingerprint_of_pem(&pem).unwrap().to_string(),
         token.fingerprint,
         "the reported certificate is the one the token names"
     );

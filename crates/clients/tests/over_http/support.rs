@@ -14,12 +14,10 @@ use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
 use clients::cert::{Fingerprint, Identity};
+use clients::tls::{ClientCertByFingerprint, ClientCerts};
 use http_body_util::{BodyExt as _, Full};
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
-use rustls::pki_types::{CertificateDer, UnixTime};
-use rustls::server::danger::{ClientCertVerified, ClientCertVerifier};
-use rustls::{DigitallySignedStruct, DistinguishedName, SignatureScheme};
 use serde_json::Value;
 use tokio::net::{TcpListener, UnixListener};
 
@@ -216,9 +214,8 @@ impl Server {
         let config = rustls::ServerConfig::builder_with_provider(clients::tls::crypto_provider())
             .with_protocol_versions(&[&rustls::version::TLS13])
             .unwrap()
-            .with_client_cert_verifier(Arc::new(AcceptAnyClient(
-                clients::tls::crypto_provider(),
-                trusted,
+            .with_client_cert_verifier(Arc::new(ClientCertByFingerprint::new(
+                trusted.map_or(ClientCerts::Any, ClientCerts::Pinned),
             )))
             .with_single_cert(chain, key)
             .unwrap();
@@ -387,57 +384,6 @@ where
     let _ = hyper::server::conn::http1::Builder::new()
         .serve_connection(io, service)
         .await;
-}
-
-/// Requires a client certificate and accepts any, or only the trusted one.
-#[derive(Debug)]
-struct AcceptAnyClient(Arc<rustls::crypto::CryptoProvider>, Option<Fingerprint>);
-
-impl ClientCertVerifier for AcceptAnyClient {
-    fn root_hint_subjects(&self) -> &[DistinguishedName] {
-        &[]
-    }
-
-    fn verify_client_cert(
-        &self,
-        end_entity: &CertificateDer<'_>,
-        _intermediates: &[CertificateDer<'_>],
-        _now: UnixTime,
-    ) -> Result<ClientCertVerified, rustls::Error> {
-        match self.1 {
-            Some(trusted) if trusted != Fingerprint::of_der(end_entity.as_ref()) => Err(
-                rustls::Error::InvalidCertificate(rustls::CertificateError::UnknownIssuer),
-            ),
-            _ => Ok(ClientCertVerified::assertion()),
-        }
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        _message: &[u8],
-        _cert: &CertificateDer<'_>,
-        _dss: &DigitallySignedStruct,
-    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
-        Err(rustls::Error::General("TLS 1.2 not offered".into()))
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(
-            message,
-            cert,
-            dss,
-            &self.0.signature_verification_algorithms,
-        )
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.0.signature_verification_algorithms.supported_schemes()
-    }
 }
 
 /// Test timeouts: short polling so that operation tests run quickly.

@@ -154,7 +154,7 @@ async fn a_server_rejecting_the_client_certificate_is_a_permanent_error() {
     assert_eq!(
         err.to_string(),
         format!(
-            "LXD on node node4, GET /internal/ready: https://{address} ended the TLS session (received fatal alert: UnknownCA); check that this client's certificate is trusted by the service"
+            "LXD on node node4, GET /internal/ready: https://{address} ended the TLS session (received fatal alert: AccessDenied); check that this client's certificate is trusted by the service"
         )
     );
     assert!(!err.is_transient());

@@ -210,7 +210,7 @@ where
             format!("reading the cluster certificate from {issuer}"),
         ))?;
         let pem = server.value.environment.certificate;
-        let actual = Fingerprint::of_pem(&pem).map_err(|e| {
+        let actual = clients::cert::fingerprint_of_pem(&pem).map_err(|e| {
             conflict(
                 step,
                 format!("LXD on {issuer} reports a cluster certificate that cannot be read ({e})"),

@@ -7,9 +7,9 @@
 use proptest::prelude::*;
 use rand_chacha::ChaCha20Rng;
 use rand_core::SeedableRng;
-use session::protocol::{CloseReason, PROTOCOL_VERSION};
-use session::*;
 use std::collections::{BTreeMap, BTreeSet};
+use trust::protocol::{CloseReason, PROTOCOL_VERSION};
+use trust::*;
 
 const INITIATOR_CERT: Fingerprint = Fingerprint::from_bytes([0xaa; 32]);
 const MITM_CERT: Fingerprint = Fingerprint::from_bytes([0xee; 32]);

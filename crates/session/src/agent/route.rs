@@ -1,7 +1,8 @@
 //! The IPv4 default route, from the text of `/proc/net/route`.
 //!
-//! Pure: the caller reads the file (`/proc/net/route` on the machine being
-//! collected) and passes its text.
+//! Pure: the caller reads the file and passes its text. Two callers: the
+//! agent, for [`SystemFacts`](super::SystemFacts) (a joiner's route), and
+//! the binary, for the machine it runs on (it reads the same file).
 
 /// The interface of the first IPv4 default route in `/proc/net/route`
 /// text: the first line whose destination and mask are both `00000000`,

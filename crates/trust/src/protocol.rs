@@ -63,7 +63,7 @@ pub const PROTOCOL_VERSION: u32 = 1;
 const SPAKE_ID_INITIATOR: &[u8] = b"microcloud initiator";
 const SPAKE_ID_JOINER: &[u8] = b"microcloud joiner";
 
-pub use clients::cert::Fingerprint;
+pub use crate::fingerprint::Fingerprint;
 
 /// A random 128-bit identifier (sessions and attempts).
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug, Serialize, Deserialize)]
