@@ -51,6 +51,7 @@ async fn impostor(
             version: VERSION.into(),
             name,
             address,
+            cluster: None,
         },
     ));
     println!("impostor listening on {}", handle.local_addr());
@@ -141,6 +142,7 @@ async fn main_inner(args: Vec<String>) -> Result<(), String> {
                 version: VERSION.into(),
                 name,
                 address,
+                cluster: None,
             };
             respond(channel, announcement)
                 .await

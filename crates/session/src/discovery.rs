@@ -49,6 +49,37 @@ pub struct Announcement {
     pub name: String,
     /// The address its session listens on.
     pub address: IpAddr,
+    /// Which cluster file the initiator runs ([`cluster_tag`]); an
+    /// extension, absent from MicroCloud's announcements (whose decoder
+    /// ignores it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cluster: Option<String>,
+}
+
+/// A short, non-secret tag of a cluster file: the first 8 bytes of the
+/// SHA-256 of the initiator's name and the names of the systems, in hex.
+/// Every machine running the same file computes the same tag, so a joiner
+/// can pass over the announcement of another team's initiator of the same
+/// name without trying it (which would cost that team's session a failed
+/// attempt, and give that initiator a guess at this team's passphrase). It
+/// proves nothing (anyone can copy it): impostors are still stopped by the
+/// trust protocol.
+pub fn cluster_tag<'a>(initiator: &str, systems: impl IntoIterator<Item = &'a str>) -> String {
+    use sha2::{Digest, Sha256};
+    let mut names: Vec<&str> = systems.into_iter().collect();
+    names.sort_unstable();
+    names.dedup();
+    let mut hash = Sha256::new();
+    hash.update(initiator.as_bytes());
+    for name in names {
+        hash.update([0]);
+        hash.update(name.as_bytes());
+    }
+    hash.finalize()
+        .iter()
+        .take(8)
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 /// Where discovery happens; the defaults are MicroCloud's group and port.
@@ -147,6 +178,7 @@ pub fn classify(
     datagram: &[u8],
     from: SocketAddr,
     expected: &str,
+    cluster: Option<&str>,
     exclude: &BTreeSet<IpAddr>,
 ) -> Heard {
     if datagram.len() > MAX_DATAGRAM {
@@ -158,6 +190,15 @@ pub fn classify(
             a.name, a.address, a.version
         )),
         Ok(a) if a.name != expected => Heard::Other(format!("{:?} at {}", a.name, a.address)),
+        Ok(Announcement {
+            name,
+            address,
+            cluster: Some(theirs),
+            ..
+        }) if cluster.is_some_and(|ours| ours != theirs) => Heard::Other(format!(
+            "{name:?} at {address} running another cluster file (tag {theirs}, ours {})",
+            cluster.unwrap_or_default()
+        )),
         Ok(a) if exclude.contains(&a.address) => Heard::Other(format!(
             "{:?} at {} (failed authentication before)",
             a.name, a.address
@@ -186,6 +227,7 @@ pub struct Listener {
     channel: Channel,
     query: Vec<u8>,
     buf: Box<[u8; MAX_DATAGRAM + 1]>,
+    cluster: Option<String>,
 }
 
 impl Listener {
@@ -216,7 +258,16 @@ impl Listener {
             channel,
             query,
             buf: Box::new([0u8; MAX_DATAGRAM + 1]),
+            cluster: None,
         })
+    }
+
+    /// Passes over announcements that carry another [`cluster_tag`] than
+    /// `tag` (those without one are still taken).
+    #[must_use]
+    pub fn for_cluster(mut self, tag: Option<String>) -> Listener {
+        self.cluster = tag;
+        self
     }
 
     /// The channel it uses.
@@ -249,6 +300,7 @@ impl Listener {
             self.buf.get(..len).unwrap_or_default(),
             from,
             expected,
+            self.cluster.as_deref(),
             exclude,
         ))
     }

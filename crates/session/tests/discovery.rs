@@ -3,7 +3,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use session::discovery::{
-    Announcement, Channel, Heard, VERSION, classify, discover, parse_query, respond,
+    Announcement, Channel, Heard, VERSION, classify, cluster_tag, discover, parse_query, respond,
 };
 use std::collections::BTreeSet;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -24,6 +24,7 @@ fn announcement(name: &str, address: &str) -> Announcement {
         version: VERSION.into(),
         name: name.into(),
         address: address.parse().unwrap(),
+        cluster: None,
     }
 }
 
@@ -96,6 +97,7 @@ fn queries_and_announcements_keep_microclouds_shape() {
             br#"{"version":"2.0","name":"micro01","address":"10.0.0.1"}"#,
             from,
             "micro01",
+            None,
             &none
         ),
         Heard::Match(announcement("micro01", "10.0.0.1"))
@@ -105,6 +107,7 @@ fn queries_and_announcements_keep_microclouds_shape() {
             br#"{"version":"1.0","name":"micro01","address":"10.0.0.1"}"#,
             from,
             "micro01",
+            None,
             &none
         ),
         Heard::Other(
@@ -112,7 +115,67 @@ fn queries_and_announcements_keep_microclouds_shape() {
         )
     );
     assert_eq!(
-        classify(b"\xff\x00junk", from, "micro01", &none),
+        classify(b"\xff\x00junk", from, "micro01", None, &none),
         Heard::Other("an unreadable datagram from 10.0.0.5".into())
+    );
+}
+
+#[test]
+fn another_cluster_files_initiator_of_the_same_name_is_passed_over() {
+    let from: SocketAddr = "10.0.0.5:40000".parse().unwrap();
+    let none = BTreeSet::new();
+    let ours = cluster_tag("micro01", ["micro01", "micro02", "micro03"]);
+    assert_eq!(
+        ours,
+        cluster_tag("micro01", ["micro03", "micro01", "micro02"])
+    );
+    let theirs = cluster_tag("micro01", ["micro01", "micro02"]);
+    assert_ne!(ours, theirs);
+    assert_eq!(ours.len(), 16);
+    let datagram = |tag: &str| {
+        format!(r#"{{"version":"2.0","name":"micro01","address":"10.0.0.9","cluster":"{tag}"}}"#)
+    };
+    assert_eq!(
+        classify(
+            datagram(&theirs).as_bytes(),
+            from,
+            "micro01",
+            Some(&ours),
+            &none
+        ),
+        Heard::Other(format!(
+            "\"micro01\" at 10.0.0.9 running another cluster file (tag {theirs}, ours {ours})"
+        ))
+    );
+    let Heard::Match(a) = classify(
+        datagram(&ours).as_bytes(),
+        from,
+        "micro01",
+        Some(&ours),
+        &none,
+    ) else {
+        panic!("our own initiator's announcement must match");
+    };
+    assert_eq!(a.cluster.as_deref(), Some(ours.as_str()));
+    // MicroCloud's announcements (and older ones) carry no tag: still tried.
+    assert!(matches!(
+        classify(
+            br#"{"version":"2.0","name":"micro01","address":"10.0.0.1"}"#,
+            from,
+            "micro01",
+            Some(&ours),
+            &none
+        ),
+        Heard::Match(_)
+    ));
+    // A joiner without a tag takes any.
+    assert!(matches!(
+        classify(datagram(&theirs).as_bytes(), from, "micro01", None, &none),
+        Heard::Match(_)
+    ));
+    // Ours is not sent when there is none.
+    assert_eq!(
+        serde_json::to_string(&announcement("micro01", "10.0.0.1")).unwrap(),
+        r#"{"version":"2.0","name":"micro01","address":"10.0.0.1"}"#
     );
 }

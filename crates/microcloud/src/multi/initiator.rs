@@ -113,6 +113,7 @@ fn announce(
         version: discovery::VERSION.to_owned(),
         name: name.to_owned(),
         address,
+        cluster: super::cluster_tag(&run.preseed),
     };
     Some(tokio::spawn(discovery::respond(
         Channel::microcloud(v4),

@@ -138,6 +138,7 @@ async fn find_initiator<C: Future + Unpin>(
             let seek = SeekSettings {
                 channel: Channel::microcloud(v4),
                 expected: wanted.clone(),
+                cluster: super::cluster_tag(&run.preseed),
                 exclude: BTreeSet::from([address]),
                 lookup_timeout: run.preseed.lookup_timeout,
                 query_every: Duration::from_secs(1),
@@ -237,6 +238,7 @@ fn cannot_join(waiting_for: &str, e: SeekError) {
         SeekError::NoneProven { announcers, .. } => announcers
             .iter()
             .any(|a| matches!(a.state, AnnouncerState::Skipped { .. })),
+        SeekError::TooManyUnproven { .. } => true,
         SeekError::Discovery(_) => false,
     };
     eprintln!(

@@ -313,6 +313,20 @@ pub(crate) fn service_versions(system: &SystemInventory) -> BTreeMap<String, Str
     .collect()
 }
 
+/// The [`session::discovery::cluster_tag`] of the file: what the
+/// initiator announces and what its joiners look for, in multicast mode.
+pub(crate) fn cluster_tag(preseed: &config_loader::Preseed) -> Option<String> {
+    match &preseed.initiator {
+        config_loader::model::Initiator::Name { name, .. } => {
+            Some(session::discovery::cluster_tag(
+                name.as_str(),
+                preseed.systems.iter().map(|s| s.name.as_str()),
+            ))
+        }
+        config_loader::model::Initiator::Address(_) => None,
+    }
+}
+
 pub(crate) fn session_passphrase(run: &Run) -> Result<session::Passphrase> {
     let passphrase = run.preseed.passphrase.as_ref().context(
         "the file names other machines but no session passphrase; set `session_passphrase` or `session_passphrase_file`",

@@ -71,6 +71,9 @@ pub struct SeekSettings {
     pub channel: Channel,
     /// The initiator's name.
     pub expected: String,
+    /// The cluster file's [`cluster_tag`](crate::discovery::cluster_tag):
+    /// announcements with another tag are passed over.
+    pub cluster: Option<String>,
     /// Addresses never to try (this machine's own).
     pub exclude: BTreeSet<IpAddr>,
     /// How long to wait for a first announcement of the name.
@@ -365,7 +368,7 @@ pub async fn seek_and_join(
     progress: &watch::Sender<Vec<Announcer>>,
 ) -> Result<Trusted, SeekError> {
     let connector = TlsConnector::from(tls::joiner_client_config(&settings.join.identity)?);
-    let mut listener = Listener::open(settings.channel)?;
+    let mut listener = Listener::open(settings.channel)?.for_cluster(settings.cluster.clone());
     let started = tokio::time::Instant::now();
     let deadline = started + settings.join.session_timeout;
     let lookup_deadline = started + settings.lookup_timeout.min(settings.join.session_timeout);
