@@ -6,6 +6,7 @@
 use std::collections::BTreeMap;
 
 use super::{Ctx, config, id, id_at, new_step};
+use crate::inventory::ResourceStatus;
 use crate::plan::build::{Member, Networking, Notes, lxd_of};
 use crate::plan::{Action, Phase, Service, Step, StepId};
 
@@ -171,14 +172,14 @@ impl Ctx<'_> {
             self.cluster
                 .lxd
                 .pool(pool)
-                .filter(|p| p.members.contains_key(member) || p.status == "Created")
+                .filter(|p| p.members.contains_key(member) || p.status == ResourceStatus::Created)
                 .map(|_| format!("pool {pool} is already defined on {member}"))
         };
         let net_done = |net: &str, member: &str| {
             self.cluster
                 .lxd
                 .network(net)
-                .filter(|p| p.members.contains_key(member) || p.status == "Created")
+                .filter(|p| p.members.contains_key(member) || p.status == ResourceStatus::Created)
                 .map(|_| format!("network {net} is already defined on {member}"))
         };
         let mut pending: Pending<'static> = BTreeMap::new();
@@ -244,7 +245,7 @@ impl Ctx<'_> {
             .cluster
             .lxd
             .pool(pool)
-            .filter(|p| p.status == "Created")
+            .filter(|p| p.status == ResourceStatus::Created)
             .map(|_| format!("pool {pool} already exists"));
         new_step(
             id(format!("lxd.pool.{pool}")),
@@ -354,7 +355,7 @@ impl Ctx<'_> {
             .cluster
             .lxd
             .network(name)
-            .filter(|p| p.status == "Created")
+            .filter(|p| p.status == ResourceStatus::Created)
             .map(|_| format!("network {name} already exists"));
         new_step(
             id_at_root("lxd.network.", name),
