@@ -721,7 +721,10 @@ mod tests {
             assert_eq!(serde_json::to_string(&read).unwrap(), json);
             assert_eq!(read.to_string(), text);
         }
-        assert_eq!(ResourceStatus::default(), ResourceStatus::Other(String::new()));
+        assert_eq!(
+            ResourceStatus::default(),
+            ResourceStatus::Other(String::new())
+        );
     }
 
     #[test]
