@@ -1,5 +1,6 @@
 //! Data-driven validation cases, one folder per case in `tests/rule-cases/`
-//! (named after the rule it shows): `preseed.yaml`, optionally `env.json`
+//! (named after the rule it shows; `about.txt`, when present, has the
+//! comments of the test it came from): `preseed.yaml`, optionally `env.json`
 //! (the environment: `{"vars": [[name, value]], "files": [[path,
 //! contents]]}`), and `expected.txt`: every diagnostic with its severity,
 //! key path, line, message and help, then whether the preseed is valid.
