@@ -664,7 +664,7 @@ impl StepIndex<'_> {
                 PoolView {
                     name: p.name.clone(),
                     driver: p.driver.clone(),
-                    status: p.status.clone(),
+                    status: p.status.to_string(),
                     sources,
                     source,
                     change,
@@ -710,7 +710,7 @@ impl StepIndex<'_> {
                 NetworkView {
                     name: n.name.clone(),
                     kind: n.kind.clone(),
-                    status: n.status.clone(),
+                    status: n.status.to_string(),
                     parents,
                     settings,
                     change,
