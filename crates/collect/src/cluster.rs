@@ -42,7 +42,7 @@ use clients::microceph::{ConfigEntry, MicroCephApi};
 use ipnet::IpNet;
 use planner::inventory::{
     CephPool, ClusterState, ExistingNetwork, ExistingPool, ExistingProfile, ExistingVolume,
-    LxdClusterState, MicroCephClusterState, Osd,
+    LxdClusterState, MicroCephClusterState, Osd, ResourceStatus,
 };
 
 use crate::error::{CollectError, Scope, call_failed, invalid};
@@ -145,7 +145,7 @@ async fn collect_pools<L: LxdApi>(
         out.push(ExistingPool {
             name: pool.name,
             driver: pool.driver,
-            status: pool.status,
+            status: pool.status.into(),
             config: pool.config,
             members: per_member,
         });
@@ -191,7 +191,7 @@ async fn collect_networks<L: LxdApi>(
         out.push(ExistingNetwork {
             name: network.name,
             kind: network.kind,
-            status: network.status,
+            status: network.status.into(),
             config: network.config,
             members: per_member,
         });
@@ -208,7 +208,7 @@ async fn collect_volumes<L: LxdApi>(
     members: &[String],
 ) -> Result<Vec<ExistingVolume>, CollectError> {
     let mut found: BTreeSet<(String, String, String)> = BTreeSet::new();
-    for pool in pools.iter().filter(|p| p.status == "Created") {
+    for pool in pools.iter().filter(|p| p.status == ResourceStatus::Created) {
         let targets: Vec<Option<&str>> =
             if members.is_empty() || REMOTE_DRIVERS.contains(&pool.driver.as_str()) {
                 vec![None]

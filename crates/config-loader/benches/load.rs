@@ -4,6 +4,11 @@
 //! resident memory (VmHWM) is its own. Times are the median of the runs.
 //! Figures are recorded in BENCHMARKS.md.
 
+#![allow(
+    clippy::disallowed_methods,
+    clippy::disallowed_types,
+    reason = "a benchmark measures time and memory: it reads the clock and /proc and runs itself as a child process; the library stays pure"
+)]
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 use config_loader::{FakeEnvironment, load};

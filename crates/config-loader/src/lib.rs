@@ -93,14 +93,6 @@ impl Report {
     pub fn render_diagnostics(&self, name: &str, diagnostics: &Diagnostics) -> String {
         diagnostics.render(name, &self.display_source)
     }
-
-    /// The preseed and its warnings, or the diagnostics when it is invalid.
-    pub fn into_result(self) -> Result<(Preseed, Diagnostics), Diagnostics> {
-        match self.preseed {
-            Some(p) => Ok((p, self.diagnostics)),
-            None => Err(self.diagnostics),
-        }
-    }
 }
 
 /// Loads and validates a preseed document from bytes (which need not be

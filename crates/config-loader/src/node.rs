@@ -161,11 +161,6 @@ impl KeyPath {
     pub fn is_root(&self) -> bool {
         self.0.is_empty()
     }
-
-    /// Whether the last segment is the key `name`.
-    pub fn ends_with_key(&self, name: &str) -> bool {
-        matches!(self.0.last(), Some(Segment::Key(k)) if k == name)
-    }
 }
 
 impl fmt::Display for KeyPath {

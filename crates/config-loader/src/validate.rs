@@ -30,8 +30,10 @@ pub const PASSPHRASE_ENV: &str = "MICROCLOUD_SESSION_PASSPHRASE";
 
 mod ovn;
 mod passphrase;
+mod sections;
 use ovn::ovn;
 use passphrase::passphrase;
+use sections::{InitiatorKey, Sections};
 
 struct Checker<'a> {
     tree: &'a Node,
@@ -158,50 +160,49 @@ pub(crate) fn validate(
     let lxd = lxd(&mut c, raw.lxd.as_ref());
     let timeouts = step_timeouts(&mut c, raw.timeouts.as_ref());
 
-    // With an unusable initiator the checks below still run against a
-    // stand-in (its errors are already recorded, so no preseed is returned).
-    let stand_in = || {
-        let name = raw
-            .initiator
-            .as_deref()
-            .and_then(|n| HostName::parse(n).ok());
-        let address = raw
-            .initiator_address
-            .as_deref()
-            .and_then(|a| a.trim().parse::<IpAddr>().ok());
-        match (name, address) {
-            (Some(name), _) => Some(Initiator::Name {
-                name,
-                lookup_subnet: IpNet::default(),
-            }),
-            (None, Some(address)) => Some(Initiator::Address(address)),
-            (None, None) => None,
-        }
+    let key = match &initiator {
+        Some(initiator) => Some(InitiatorKey::of(initiator)),
+        None => InitiatorKey::from_raw(raw),
     };
-    let Some(initiator_or_stand_in) = initiator.clone().or_else(stand_in) else {
+    let Some(key) = key else {
         out.append(&mut c.out);
         return None;
     };
-    let mut preseed = Preseed {
-        initiator: initiator_or_stand_in,
-        lookup_timeout: lookup_timeout.unwrap_or(DEFAULT_LOOKUP_TIMEOUT),
-        session_timeout: session_timeout.unwrap_or(DEFAULT_SESSION_TIMEOUT),
-        passphrase: None,
+    let sections = Sections {
+        mode: key.mode(&systems),
         systems,
         ovn,
-        ceph: Ceph::default(),
         filters,
         lxd,
-        timeouts,
     };
-    preseed.passphrase = passphrase(&mut c, raw, env, &preseed);
-    preseed.ceph = ceph(&mut c, raw.ceph.as_ref(), &preseed);
-    cross_checks(&mut c, raw, &preseed, &file_index);
+    let passphrase = passphrase(&mut c, raw, env, &sections);
+    let ceph = ceph(&mut c, raw.ceph.as_ref(), &sections);
+    cross_checks(&mut c, raw, &sections, &file_index);
 
     let failed = c.out.iter().any(Diagnostic::is_error);
     out.append(&mut c.out);
-    (!failed && initiator.is_some() && raw_systems.len() == preseed.systems.len())
-        .then_some(preseed)
+    if failed || raw_systems.len() != sections.systems.len() {
+        return None;
+    }
+    let Sections {
+        systems,
+        ovn,
+        filters,
+        lxd,
+        ..
+    } = sections;
+    Some(Preseed {
+        initiator: initiator?,
+        lookup_timeout: lookup_timeout.unwrap_or(DEFAULT_LOOKUP_TIMEOUT),
+        session_timeout: session_timeout.unwrap_or(DEFAULT_SESSION_TIMEOUT),
+        passphrase,
+        systems,
+        ovn,
+        ceph,
+        filters,
+        lxd,
+        timeouts,
+    })
 }
 
 fn initiator(c: &mut Checker<'_>, raw: &RawPreseed) -> Option<Initiator> {
@@ -473,12 +474,12 @@ fn system_disks(
     (local, ceph)
 }
 
-fn ceph(c: &mut Checker<'_>, raw: Option<&RawCeph>, preseed: &Preseed) -> Ceph {
+fn ceph(c: &mut Checker<'_>, raw: Option<&RawCeph>, sections: &Sections) -> Ceph {
     let Some(raw) = raw else {
         return Ceph::default();
     };
     let path = KeyPath::root().key("ceph");
-    let has_disks = preseed.uses_ceph();
+    let has_disks = sections.uses_ceph();
     let network = |c: &mut Checker<'_>, key: &str, text: &Option<String>| -> Option<IpNet> {
         let text = text.as_deref()?.trim();
         let p = path.key(key);
@@ -582,19 +583,38 @@ fn step_timeouts(c: &mut Checker<'_>, raw: Option<&RawTimeouts>) -> Timeouts {
     timeouts
 }
 
+/// Which of the `storage` lists (and of a system's disks) a filter serves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum DiskKind {
+    /// `storage.local`: the disk of the `local` pool.
+    Local,
+    /// `storage.ceph`: Ceph OSDs.
+    Ceph,
+}
+
+impl DiskKind {
+    /// Its key under `storage` (and in a system's entry).
+    fn key(self) -> &'static str {
+        match self {
+            Self::Local => "local",
+            Self::Ceph => "ceph",
+        }
+    }
+}
+
 fn filters(c: &mut Checker<'_>, raw: Option<&RawStorageFilters>) -> StorageFilters {
     let Some(raw) = raw else {
         return StorageFilters::default();
     };
     let path = KeyPath::root().key("storage");
     let rules = |c: &mut Checker<'_>,
-                 kind: &str,
+                 kind: DiskKind,
                  list: &Option<Vec<RawDiskFilter>>|
      -> Vec<FilterRule> {
         let mut seen = Seen::new();
         let mut out = Vec::new();
         for (i, f) in list.iter().flatten().enumerate() {
-            let p = path.key(kind).index(i);
+            let p = path.key(kind.key()).index(i);
             if let Some(rule) = filter_rule(c, &p, kind, f) {
                 if let Some(first) = seen.insert(rule.find.source().trim().to_owned(), &p) {
                     c.warning_help(
@@ -608,15 +628,15 @@ fn filters(c: &mut Checker<'_>, raw: Option<&RawStorageFilters>) -> StorageFilte
         }
         out
     };
-    let local = rules(c, "local", &raw.local);
-    let ceph = rules(c, "ceph", &raw.ceph);
+    let local = rules(c, DiskKind::Local, &raw.local);
+    let ceph = rules(c, DiskKind::Ceph, &raw.ceph);
     StorageFilters { local, ceph }
 }
 
 fn filter_rule(
     c: &mut Checker<'_>,
     path: &KeyPath,
-    kind: &str,
+    kind: DiskKind,
     raw: &RawDiskFilter,
 ) -> Option<FilterRule> {
     let find = raw.find.as_deref().and_then(|text| {
@@ -669,7 +689,7 @@ fn filter_rule(
     };
     let find_min = match bound(c, "find_min", raw.find_min) {
         None => 1,
-        Some(0) if kind == "ceph" => {
+        Some(0) if kind == DiskKind::Ceph => {
             c.error_help(
                 &path.key("find_min"),
                 "`find_min` must be at least 1 for Ceph filters",
@@ -699,7 +719,7 @@ fn filter_rule(
         }
         Some(n) => Some(n),
     };
-    if kind == "local" && raw.encrypt == Some(true) {
+    if kind == DiskKind::Local && raw.encrypt == Some(true) {
         c.warning_help(
             &path.key("encrypt"),
             "`encrypt` has no effect on local disks",
@@ -762,11 +782,11 @@ fn inside_value(
 }
 
 /// Checks that need several sections at once.
-fn cross_checks(c: &mut Checker<'_>, raw: &RawPreseed, p: &Preseed, file_index: &[usize]) {
+fn cross_checks(c: &mut Checker<'_>, raw: &RawPreseed, p: &Sections, file_index: &[usize]) {
     let systems = KeyPath::root().key("systems");
     // Path of the n-th converted system, by its index in the file.
     let system_path = |n: usize| systems.index(file_index.get(n).copied().unwrap_or(n));
-    let mode = p.mode();
+    let mode = p.mode;
     let raw_gateway = raw
         .ovn
         .as_ref()
@@ -879,17 +899,18 @@ fn cross_checks(c: &mut Checker<'_>, raw: &RawPreseed, p: &Preseed, file_index: 
         |has: &dyn Fn(&System) -> bool| !p.systems.is_empty() && p.systems.iter().all(has);
     for (kind, rules, all_direct) in [
         (
-            "ceph",
+            DiskKind::Ceph,
             &p.filters.ceph,
             everyone(&|s| !s.ceph_disks.is_empty()),
         ),
         (
-            "local",
+            DiskKind::Local,
             &p.filters.local,
             everyone(&|s| s.local_disk.is_some()),
         ),
     ] {
         if !rules.is_empty() && all_direct {
+            let kind = kind.key();
             c.error_help(
                 &KeyPath::root().key("storage").key(kind),
                 format!("`storage.{kind}` filters cannot be used: every system already lists its {kind} disks"),

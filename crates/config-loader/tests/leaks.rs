@@ -7,6 +7,11 @@
 //! human rendering must equal the `.txt` snapshot beside the document
 //! (`UPDATE_SNAPSHOTS=1` rewrites them, review the diff).
 
+#![allow(
+    clippy::disallowed_methods,
+    clippy::disallowed_types,
+    reason = "the test reads its documents and snapshots from files; the library stays pure"
+)]
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use config_loader::{FakeEnvironment, load_bytes};

@@ -11,6 +11,11 @@
 //! preseed and the plan, with the median times of its runs as a
 //! cross-check. Figures are recorded in BENCHMARKS.md.
 
+#![allow(
+    clippy::disallowed_methods,
+    clippy::disallowed_types,
+    reason = "a benchmark measures time and memory: it reads the clock and /proc and runs itself as a child process; the library stays pure"
+)]
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 mod common;

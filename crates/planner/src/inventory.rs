@@ -519,6 +519,84 @@ impl LxdClusterState {
     }
 }
 
+/// The status LXD reports for a storage pool or a network: the constants
+/// of `shared/api/storage_pool.go` and `shared/api/network.go` (LXD tag
+/// `lxd-5.21.0`, the same five for both). Any other text is kept as it is
+/// (`Other`), so an inventory reads and writes back unchanged; in JSON it
+/// is LXD's string.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(from = "String", into = "String")]
+pub enum ResourceStatus {
+    /// Fully created on every member.
+    Created,
+    /// Defined on some members, not created yet.
+    Pending,
+    /// Its creation failed.
+    Errored,
+    /// LXD does not know.
+    Unknown,
+    /// It failed to initialise.
+    Unavailable,
+    /// A status this program does not know (or none: empty).
+    Other(String),
+}
+
+impl ResourceStatus {
+    /// LXD's text for it.
+    #[must_use]
+    pub fn as_str(&self) -> &str {
+        match self {
+            Self::Created => "Created",
+            Self::Pending => "Pending",
+            Self::Errored => "Errored",
+            Self::Unknown => "Unknown",
+            Self::Unavailable => "Unavailable",
+            Self::Other(s) => s,
+        }
+    }
+}
+
+impl Default for ResourceStatus {
+    /// No status reported (an empty string).
+    fn default() -> Self {
+        Self::Other(String::new())
+    }
+}
+
+impl From<String> for ResourceStatus {
+    fn from(s: String) -> Self {
+        match s.as_str() {
+            "Created" => Self::Created,
+            "Pending" => Self::Pending,
+            "Errored" => Self::Errored,
+            "Unknown" => Self::Unknown,
+            "Unavailable" => Self::Unavailable,
+            _ => Self::Other(s),
+        }
+    }
+}
+
+impl From<&str> for ResourceStatus {
+    fn from(s: &str) -> Self {
+        Self::from(s.to_owned())
+    }
+}
+
+impl From<ResourceStatus> for String {
+    fn from(s: ResourceStatus) -> Self {
+        match s {
+            ResourceStatus::Other(s) => s,
+            known => known.as_str().to_owned(),
+        }
+    }
+}
+
+impl std::fmt::Display for ResourceStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// An LXD storage pool.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -528,7 +606,7 @@ pub struct ExistingPool {
     /// Driver.
     pub driver: String,
     /// `Created`, `Pending`, `Errored`, ...
-    pub status: String,
+    pub status: ResourceStatus,
     /// Global configuration.
     #[serde(default)]
     pub config: BTreeMap<String, String>,
@@ -548,7 +626,7 @@ pub struct ExistingNetwork {
     #[serde(rename = "type")]
     pub kind: String,
     /// `Created`, `Pending`, ...
-    pub status: String,
+    pub status: ResourceStatus,
     /// Global configuration.
     #[serde(default)]
     pub config: BTreeMap<String, String>,
@@ -624,6 +702,30 @@ pub struct CephPool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn resource_statuses_read_and_write_back_as_lxd_text() {
+        for (text, status) in [
+            ("Created", ResourceStatus::Created),
+            ("Pending", ResourceStatus::Pending),
+            ("Errored", ResourceStatus::Errored),
+            ("Unknown", ResourceStatus::Unknown),
+            ("Unavailable", ResourceStatus::Unavailable),
+            ("Creating", ResourceStatus::Other("Creating".into())),
+            ("created", ResourceStatus::Other("created".into())),
+            ("", ResourceStatus::Other(String::new())),
+        ] {
+            let json = format!("\"{text}\"");
+            let read: ResourceStatus = serde_json::from_str(&json).unwrap();
+            assert_eq!(read, status, "{json}");
+            assert_eq!(serde_json::to_string(&read).unwrap(), json);
+            assert_eq!(read.to_string(), text);
+        }
+        assert_eq!(
+            ResourceStatus::default(),
+            ResourceStatus::Other(String::new())
+        );
+    }
 
     #[test]
     fn disk_paths_follow_microcloud() {

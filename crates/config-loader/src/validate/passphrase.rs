@@ -4,8 +4,9 @@
 
 use std::path::Path;
 
+use super::sections::Sections;
 use super::{Checker, PASSPHRASE_ENV};
-use crate::model::{Passphrase, Preseed};
+use crate::model::Passphrase;
 use crate::node::KeyPath;
 use crate::raw::RawPreseed;
 use crate::{Environment, SecretFileError};
@@ -14,7 +15,7 @@ pub(super) fn passphrase(
     c: &mut Checker<'_>,
     raw: &RawPreseed,
     env: &dyn Environment,
-    preseed: &Preseed,
+    sections: &Sections,
 ) -> Option<Passphrase> {
     let root = KeyPath::root();
     let from_env = env.var(PASSPHRASE_ENV).filter(|v| !v.is_empty());
@@ -90,7 +91,7 @@ pub(super) fn passphrase(
         }
         return Passphrase::new(secret);
     }
-    let others_join = preseed.systems.len() > 1 || preseed.mode() == crate::Mode::Add;
+    let others_join = sections.others_join();
     if from_file.is_none()
         && others_join
         && raw.session_passphrase.is_none()

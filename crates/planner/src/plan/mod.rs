@@ -51,8 +51,10 @@
 //! with 24 disks each; BENCHMARKS.md records its times and peak memory.
 
 mod build;
+mod checks;
 mod disks;
 mod graph;
+mod phases;
 
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;

@@ -749,7 +749,7 @@ impl StepIndex<'_> {
         PoolView {
             name: p.name.clone(),
             driver: p.driver.clone(),
-            status: p.status.clone(),
+            status: p.status.to_string(),
             sources,
             source,
             change,
@@ -793,7 +793,7 @@ impl StepIndex<'_> {
         NetworkView {
             name: n.name.clone(),
             kind: n.kind.clone(),
-            status: n.status.clone(),
+            status: n.status.to_string(),
             parents,
             settings,
             change,
