@@ -145,7 +145,7 @@ async fn collect_pools<L: LxdApi>(
         out.push(ExistingPool {
             name: pool.name,
             driver: pool.driver,
-            status: pool.status,
+            status: pool.status.into(),
             config: pool.config,
             members: per_member,
         });
@@ -191,7 +191,7 @@ async fn collect_networks<L: LxdApi>(
         out.push(ExistingNetwork {
             name: network.name,
             kind: network.kind,
-            status: network.status,
+            status: network.status.into(),
             config: network.config,
             members: per_member,
         });
