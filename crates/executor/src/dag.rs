@@ -4,6 +4,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
+use config_loader::model::StepClass;
+
 /// Identifies a step (stable across runs: derived from what the step does).
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct StepId(pub String);
@@ -25,7 +27,7 @@ pub struct Node {
     /// requires serial joins, for example).
     pub group: Option<String>,
     /// Deadline class (see [`crate::Deadlines`]).
-    pub class: String,
+    pub class: StepClass,
 }
 
 /// A validated graph: every dependency exists and there is no cycle.

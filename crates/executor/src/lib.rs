@@ -22,6 +22,7 @@ pub mod retry;
 pub mod run;
 pub mod wipe;
 
+pub use config_loader::model::StepClass;
 pub use dag::{Dag, DagError, Node, StepId};
 pub use retry::{Deadlines, RetryPolicy};
 pub use run::{

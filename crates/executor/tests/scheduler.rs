@@ -107,7 +107,9 @@ fn node(id: &str, deps: &[&str], group: Option<&str>) -> Node {
         id: StepId(id.into()),
         deps: deps.iter().map(|d| StepId(d.to_string())).collect(),
         group: group.map(str::to_owned),
-        class: "default".into(),
+        // Any class: the tests give it no deadline of its own but the
+        // default, unless they say otherwise.
+        class: StepClass::Settings,
     }
 }
 
@@ -269,7 +271,7 @@ async fn retries_stop_at_the_deadline_with_the_last_error() {
     assert!(*attempts > 3);
     assert_eq!(
         failure.to_string(),
-        "gave up after 5 s of retries (the deadline of `default` steps); last error: a is not ready"
+        "gave up after 5 s of retries (the deadline of `settings` steps); last error: a is not ready"
     );
 }
 
@@ -283,7 +285,7 @@ async fn a_hanging_step_is_cut_off_at_its_deadline() {
     };
     assert_eq!(
         failure.to_string(),
-        "did not finish within 5 s (the deadline of `default` steps)"
+        "did not finish within 5 s (the deadline of `settings` steps)"
     );
     assert!(matches!(
         report.results[&StepId("b".into())],
@@ -306,7 +308,7 @@ async fn a_step_that_fails_then_hangs_at_the_deadline_still_names_its_error() {
     assert_eq!(*attempts, 2);
     assert_eq!(
         failure.to_string(),
-        "gave up after 5 s of retries (the deadline of `default` steps); last error: a is not ready"
+        "gave up after 5 s of retries (the deadline of `settings` steps); last error: a is not ready"
     );
     assert_eq!(report.elapsed, Duration::from_secs(5));
 }
@@ -314,14 +316,14 @@ async fn a_step_that_fails_then_hangs_at_the_deadline_still_names_its_error() {
 #[tokio::test(start_paused = true)]
 async fn each_class_has_its_own_deadline() {
     let mut quick = node("quick", &[], None);
-    quick.class = "token".into();
+    quick.class = StepClass::Token;
     let slow = node("slow", &[], None);
     let dag = Dag::new(vec![quick, slow]).unwrap();
     let script = Script::new(&[("quick", vec![Act::Hang]), ("slow", vec![Act::Hang])]);
     let mut opts = options(2);
     opts.deadlines
         .per_class
-        .insert("token".into(), Duration::from_secs(2));
+        .insert(StepClass::Token, Duration::from_secs(2));
     let (report, _) = run(&dag, &script, &opts).await;
     let message = |id: &str| match &report.results[&StepId(id.into())] {
         StepResult::Failed {
@@ -339,7 +341,7 @@ async fn each_class_has_its_own_deadline() {
     assert_eq!(
         message("slow"),
         (
-            "did not finish within 5 s (the deadline of `default` steps)".to_owned(),
+            "did not finish within 5 s (the deadline of `settings` steps)".to_owned(),
             Duration::from_secs(5)
         )
     );
@@ -626,6 +628,6 @@ async fn a_step_cut_off_at_its_deadline_names_the_request_that_hung() {
     };
     assert_eq!(
         failure.to_string(),
-        "did not finish within 1 s (the deadline of `default` steps): no answer to LXD on node node3, PUT /1.0/cluster"
+        "did not finish within 1 s (the deadline of `settings` steps): no answer to LXD on node node3, PUT /1.0/cluster"
     );
 }

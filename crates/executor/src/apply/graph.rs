@@ -13,7 +13,7 @@ pub fn deadlines(timeouts: &Timeouts) -> Deadlines {
     Deadlines {
         per_class: StepClass::ALL
             .into_iter()
-            .map(|c| (c.name().to_owned(), timeouts.get(c)))
+            .map(|c| (c, timeouts.get(c)))
             .collect(),
         ..Deadlines::default()
     }
@@ -33,7 +33,7 @@ fn nodes_of(plan: &Plan) -> Vec<Node> {
             id: StepId(s.id.0.clone()),
             deps: s.depends_on.iter().map(|d| StepId(d.0.clone())).collect(),
             group: s.serial_group.clone(),
-            class: s.action.step_class().name().to_owned(),
+            class: s.action.step_class(),
         })
         .collect()
 }
@@ -117,8 +117,8 @@ mod tests {
         timeouts.set(StepClass::Join, Duration::from_secs(7));
         let d = deadlines(&timeouts);
         assert_eq!(d.per_class.len(), StepClass::ALL.len());
-        assert_eq!(d.of("join"), Duration::from_secs(7));
-        assert_eq!(d.of("token"), StepClass::Token.default_timeout());
-        assert_eq!(d.of("settings"), Duration::from_secs(120));
+        assert_eq!(d.of(StepClass::Join), Duration::from_secs(7));
+        assert_eq!(d.of(StepClass::Token), StepClass::Token.default_timeout());
+        assert_eq!(d.of(StepClass::Settings), Duration::from_secs(120));
     }
 }

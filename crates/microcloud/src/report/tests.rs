@@ -151,7 +151,7 @@ fn a_failed_run_names_the_step_the_class_and_what_to_do() {
         StepId(osd.id.0.clone()),
         StepResult::Failed {
             failure: Failure::DeadlineExceeded {
-                class: "ceph".into(),
+                class: executor::StepClass::Ceph,
                 deadline: Duration::from_secs(30),
                 last: None,
                 hung: None,
