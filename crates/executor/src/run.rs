@@ -25,7 +25,9 @@ use tokio::time::Instant;
 
 use config_loader::model::StepClass;
 
-use crate::dag::{Dag, StepId};
+use planner::StepId;
+
+use crate::dag::Dag;
 use crate::retry::{Deadlines, RetryPolicy};
 
 /// What a successful step did.
@@ -376,7 +378,7 @@ pub async fn execute<R: Runner>(
                     attempt: 1,
                 });
                 let deadline = options.deadlines.of(node.class);
-                let seed = options.seed ^ fnv(&node.id.0);
+                let seed = options.seed ^ fnv(node.id.as_str());
                 tracing::debug!(step = %node.id, class = %node.class, deadline_s = deadline.as_secs_f64(), "starting step");
                 started_at.insert(i, started.elapsed());
                 running.spawn(attempt_loop(

@@ -333,7 +333,7 @@ fn uplink_is_picked_alphabetically_with_a_reason() {
     let pending = plan
         .steps
         .iter()
-        .find(|s| s.id.0 == "lxd.network.UPLINK.pending@micro02")
+        .find(|s| s.id == "lxd.network.UPLINK.pending@micro02")
         .unwrap();
     assert_eq!(pending.target.as_deref(), Some("micro02"));
 }
@@ -512,7 +512,7 @@ fn local_pool_driver_follows_the_preseed() {
     let pool = plan
         .steps
         .iter()
-        .find(|s| s.id.0 == "lxd.pool.local")
+        .find(|s| s.id == "lxd.pool.local")
         .unwrap();
     assert_eq!(
         pool.action,
@@ -529,7 +529,7 @@ fn local_pool_driver_follows_the_preseed() {
     let pending: Vec<&planner::Step> = plan
         .steps
         .iter()
-        .filter(|s| s.id.0.starts_with("lxd.pool.local.pending@"))
+        .filter(|s| s.id.as_str().starts_with("lxd.pool.local.pending@"))
         .collect();
     assert_eq!(pending.len(), 3);
     assert!(pending.iter().all(|s| matches!(
@@ -638,7 +638,7 @@ fn a_public_network_on_a_second_subnet_needs_an_address_on_every_machine() {
     let bootstrap = plan
         .steps
         .iter()
-        .find(|s| s.id.0 == "microceph.bootstrap@micro01")
+        .find(|s| s.id == "microceph.bootstrap@micro01")
         .unwrap();
     let planner::plan::Action::BootstrapMicrocluster { config, .. } = &bootstrap.action else {
         panic!("{:?}", bootstrap.action)

@@ -4,7 +4,7 @@
 use config_loader::model::{StepClass, Timeouts};
 use planner::plan::{Action, Plan, Service, Step};
 
-use crate::dag::{Dag, DagError, Node, StepId};
+use crate::dag::{Dag, DagError, Node};
 use crate::retry::Deadlines;
 
 /// The scheduler's deadlines for a plan's steps: every [`StepClass`] with
@@ -30,8 +30,8 @@ fn nodes_of(plan: &Plan) -> Vec<Node> {
     plan.steps
         .iter()
         .map(|s| Node {
-            id: StepId(s.id.0.clone()),
-            deps: s.depends_on.iter().map(|d| StepId(d.0.clone())).collect(),
+            id: s.id.clone(),
+            deps: s.depends_on.clone(),
             group: s.serial_group.clone(),
             class: s.action.step_class(),
         })
@@ -82,7 +82,7 @@ pub fn dag_of_serial_peers(plan: &Plan) -> Result<Dag, DagError> {
         }
     }
     let mut nodes = nodes_of(plan);
-    let id = |i: usize| StepId(plan.steps[i].id.0.clone());
+    let id = |i: usize| plan.steps[i].id.clone();
     let units: Vec<Vec<usize>> = units.into_iter().filter(|u| !u.is_empty()).collect();
     for (k, unit) in units.iter().enumerate() {
         let disks: Vec<usize> = unit

@@ -281,7 +281,7 @@ where
             .nodes
             .get(&issuer)
             .ok_or_else(|| ApplyError::NoClient {
-                step: step.id.0.clone(),
+                step: step.id.to_string(),
                 node: issuer.clone(),
                 service: step.service.name().to_owned(),
             })?;

@@ -11,7 +11,7 @@ use clients::lxd::LxdApi;
 use clients::microceph::MicroCephApi;
 use clients::microcluster::MicroclusterApi;
 use clients::microovn::MicroOvnApi;
-use planner::plan::{Service, Step};
+use planner::plan::{Service, Step, StepId};
 
 use super::{ApplyError, NodeClients, PlanRunner, Token, conflict, service_error};
 use crate::run::Outcome;
@@ -26,7 +26,7 @@ pub(super) struct Join<'a> {
     /// The address it serves its cluster API on.
     pub(super) address: SocketAddr,
     /// The step that issued its token.
-    pub(super) token_from: &'a planner::StepId,
+    pub(super) token_from: &'a StepId,
     /// Its initial configuration.
     pub(super) config: &'a BTreeMap<String, String>,
 }

@@ -38,7 +38,9 @@ use clients::microceph::MicroCephApi;
 use clients::microovn::MicroOvnApi;
 use planner::plan::{Action, Plan, Service, Step};
 
-use crate::dag::{DagError, StepId};
+use planner::StepId;
+
+use crate::dag::DagError;
 use crate::run::{Outcome, Runner, StepError};
 use crate::wipe;
 
@@ -152,9 +154,9 @@ enum Token {
 /// Runs the steps of one plan.
 pub struct PlanRunner<L, C, O> {
     plan: Plan,
-    index: BTreeMap<String, usize>,
+    index: BTreeMap<StepId, usize>,
     nodes: BTreeMap<String, NodeClients<L, C, O>>,
-    tokens: Mutex<BTreeMap<planner::StepId, Token>>,
+    tokens: Mutex<BTreeMap<StepId, Token>>,
 }
 
 impl<L, C, O> PlanRunner<L, C, O> {
@@ -164,7 +166,7 @@ impl<L, C, O> PlanRunner<L, C, O> {
             .steps
             .iter()
             .enumerate()
-            .map(|(i, s)| (s.id.0.clone(), i))
+            .map(|(i, s)| (s.id.clone(), i))
             .collect();
         PlanRunner {
             plan,
@@ -190,7 +192,7 @@ fn service_error(
     step: &Step,
     what: impl Into<String>,
 ) -> impl FnOnce(clients::Error) -> ApplyError {
-    let (step_id, node, what) = (step.id.0.clone(), step.node.clone(), what.into());
+    let (step_id, node, what) = (step.id.to_string(), step.node.clone(), what.into());
     move |source| ApplyError::Service {
         step: step_id,
         node,
@@ -201,7 +203,7 @@ fn service_error(
 
 fn conflict(step: &Step, what: impl Into<String>) -> ApplyError {
     ApplyError::Conflict {
-        step: step.id.0.clone(),
+        step: step.id.to_string(),
         node: step.node.clone(),
         what: what.into(),
     }
@@ -217,7 +219,7 @@ where
         self.nodes
             .get(&step.node)
             .ok_or_else(|| ApplyError::NoClient {
-                step: step.id.0.clone(),
+                step: step.id.to_string(),
                 node: step.node.clone(),
                 service: step.service.name().to_owned(),
             })
@@ -225,7 +227,7 @@ where
 
     fn missing(&self, step: &Step) -> ApplyError {
         ApplyError::NoClient {
-            step: step.id.0.clone(),
+            step: step.id.to_string(),
             node: step.node.clone(),
             service: step.service.name().to_owned(),
         }
@@ -239,7 +241,7 @@ where
                 .nodes
                 .get(&w.member)
                 .ok_or_else(|| ApplyError::NoClient {
-                    step: step.id.0.clone(),
+                    step: step.id.to_string(),
                     node: w.member.clone(),
                     service: "LXD".to_owned(),
                 })?;
@@ -249,7 +251,7 @@ where
             ))?;
             if let Some(reason) = wipe::refusal(w, &resources.storage.disks, scope) {
                 return Err(ApplyError::WipeRefused {
-                    step: step.id.0.clone(),
+                    step: step.id.to_string(),
                     node: w.member.clone(),
                     path: w.path.clone(),
                     reason,
@@ -259,7 +261,7 @@ where
         Ok(())
     }
 
-    fn take_token(&self, step: &Step, from: &planner::StepId) -> Result<Token, ApplyError> {
+    fn take_token(&self, step: &Step, from: &StepId) -> Result<Token, ApplyError> {
         let tokens = self
             .tokens
             .lock()
@@ -268,7 +270,7 @@ where
             .get(from)
             .cloned()
             .ok_or_else(|| ApplyError::MissingToken {
-                step: step.id.0.clone(),
+                step: step.id.to_string(),
                 token_from: from.to_string(),
             })
     }
@@ -378,13 +380,9 @@ where
     type Error = ApplyError;
 
     async fn run(&self, step: &StepId, _attempt: u32) -> Result<Outcome, ApplyError> {
-        let Some(s) = self
-            .index
-            .get(&step.0)
-            .and_then(|i| self.plan.steps.get(*i))
-        else {
+        let Some(s) = self.index.get(step).and_then(|i| self.plan.steps.get(*i)) else {
             return Err(ApplyError::Conflict {
-                step: step.0.clone(),
+                step: step.to_string(),
                 node: String::new(),
                 what: "the step is not in the plan".into(),
             });
