@@ -60,7 +60,7 @@ fn a_formed_cluster_makes_every_step_already_done() {
         .map(|s| s.id.to_string())
         .collect();
     assert!(todo.is_empty(), "steps still to do: {todo:?}");
-    let why = |id: &str| match &rerun.steps.iter().find(|s| s.id.0 == id).unwrap().status {
+    let why = |id: &str| match &rerun.steps.iter().find(|s| s.id == id).unwrap().status {
         Status::AlreadyDone { why } => why.clone(),
         Status::ToDo => unreachable!(),
     };
@@ -107,13 +107,13 @@ fn adding_a_machine_joins_it_with_member_config() {
     let join = plan
         .steps
         .iter()
-        .find(|s| s.id.0 == "lxd.join@micro04")
+        .find(|s| s.id == "lxd.join@micro04")
         .unwrap();
     assert_eq!(join.node, "micro04");
     assert_eq!(join.serial_group.as_deref(), Some("lxd.join"));
     // The join creates the existing Ceph pool and OVN network on the new
     // member: its MicroCeph and MicroOVN join first, as in MicroCloud.
-    let mut deps: Vec<&str> = join.depends_on.iter().map(|d| d.0.as_str()).collect();
+    let mut deps: Vec<&str> = join.depends_on.iter().map(|d| d.as_str()).collect();
     deps.sort_unstable();
     assert_eq!(
         deps,
@@ -156,7 +156,7 @@ fn adding_a_machine_joins_it_with_member_config() {
     let token = plan
         .steps
         .iter()
-        .find(|s| s.id.0 == "lxd.token@micro04")
+        .find(|s| s.id == "lxd.token@micro04")
         .unwrap();
     assert_eq!(
         (token.node.as_str(), token.depends_on.len()),
@@ -166,7 +166,7 @@ fn adding_a_machine_joins_it_with_member_config() {
         .steps
         .iter()
         .filter(|s| matches!(s.action, Action::CreateVolume { .. }))
-        .map(|s| s.id.0.as_str())
+        .map(|s| s.id.as_str())
         .collect();
     assert_eq!(
         volumes,
@@ -179,7 +179,7 @@ fn adding_a_machine_joins_it_with_member_config() {
     let repl = plan
         .steps
         .iter()
-        .find(|s| s.id.0 == "microceph.replication")
+        .find(|s| s.id == "microceph.replication")
         .unwrap();
     assert!(matches!(
         repl.action,
@@ -196,7 +196,8 @@ fn critical_path_follows_the_cost_model() {
         &inventory_dir("tests/fixtures/inventory/unicast-3-nodes-ovn-ceph"),
     )
     .unwrap();
-    let ids = |path: Vec<planner::StepId>| path.into_iter().map(|s| s.0).collect::<Vec<_>>();
+    let ids =
+        |path: Vec<planner::StepId>| path.into_iter().map(|s| s.to_string()).collect::<Vec<_>>();
     // By step count the longest chain runs through the OVN network.
     assert_eq!(
         ids(plan.critical_path()),
@@ -241,7 +242,7 @@ fn per_member_definitions_wait_for_every_join_through_one_step() {
     )
     .unwrap();
     let barrier = plan
-        .step(&planner::StepId("lxd.await-members".into()))
+        .step(&planner::StepId::new("lxd.await-members"))
         .unwrap();
     assert_eq!(
         (barrier.node.as_str(), barrier.phase, barrier.status.clone()),
@@ -253,7 +254,7 @@ fn per_member_definitions_wait_for_every_join_through_one_step() {
             members: vec!["micro01".into(), "micro02".into(), "micro03".into()]
         }
     );
-    let deps: Vec<&str> = barrier.depends_on.iter().map(|d| d.0.as_str()).collect();
+    let deps: Vec<&str> = barrier.depends_on.iter().map(|d| d.as_str()).collect();
     assert_eq!(
         deps,
         [
@@ -270,9 +271,9 @@ fn per_member_definitions_wait_for_every_join_through_one_step() {
     // beside its MicroCeph and MicroOVN joins (nothing exists in LXD yet);
     // the barrier above waits for both.
     let join = plan
-        .step(&planner::StepId("lxd.join@micro02".into()))
+        .step(&planner::StepId::new("lxd.join@micro02"))
         .unwrap();
-    let deps: Vec<&str> = join.depends_on.iter().map(|d| d.0.as_str()).collect();
+    let deps: Vec<&str> = join.depends_on.iter().map(|d| d.as_str()).collect();
     assert_eq!(deps, ["lxd.token@micro02"]);
     // Every per-member definition waits for that one step, and only for it.
     let pending: Vec<&planner::Step> = plan
@@ -310,7 +311,7 @@ fn per_member_definitions_wait_for_every_join_through_one_step() {
         .unwrap();
     assert_eq!(
         first.depends_on,
-        [planner::StepId(format!(
+        [planner::StepId::new(format!(
             "lxd.bootstrap@{}",
             single.initiator
         ))]

@@ -112,7 +112,7 @@ pub fn lower_bound(plan: &Plan, model: &LatencyModel) -> Bound {
         .steps
         .iter()
         .enumerate()
-        .map(|(i, s)| (s.id.0.as_str(), i))
+        .map(|(i, s)| (s.id.as_str(), i))
         .collect();
     let cost: Vec<Duration> = plan
         .steps
@@ -122,13 +122,13 @@ pub fn lower_bound(plan: &Plan, model: &LatencyModel) -> Bound {
     let order: Vec<usize> = plan
         .topological_order()
         .iter()
-        .filter_map(|id| index.get(id.0.as_str()).copied())
+        .filter_map(|id| index.get(id.as_str()).copied())
         .collect();
     let deps = |i: usize| {
         plan.steps[i]
             .depends_on
             .iter()
-            .filter_map(|d| index.get(d.0.as_str()).copied())
+            .filter_map(|d| index.get(d.as_str()).copied())
     };
     // Sets of steps that cannot overlap.
     let mut sets: BTreeMap<String, Vec<usize>> = BTreeMap::new();

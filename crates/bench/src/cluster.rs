@@ -213,11 +213,11 @@ pub async fn apply(sim: &Sim, plan: Plan, options: &Options) -> anyhow::Result<F
         while let Some(e) = events.recv().await {
             match e {
                 Event::Started { step, attempt: 1 } => {
-                    started.insert(step.0, start.elapsed());
+                    started.insert(step.to_string(), start.elapsed());
                 }
                 Event::Finished { step, .. } => {
-                    let from = started.get(&step.0).copied().unwrap_or_default();
-                    timeline.push((step.0, from, start.elapsed()));
+                    let from = started.get(step.as_str()).copied().unwrap_or_default();
+                    timeline.push((step.to_string(), from, start.elapsed()));
                 }
                 _ => {}
             }

@@ -145,7 +145,7 @@ async fn collect_pools<L: LxdApi>(
         out.push(ExistingPool {
             name: pool.name,
             driver: pool.driver,
-            status: pool.status.into(),
+            status: resource_status(pool.status),
             config: pool.config,
             members: per_member,
         });
@@ -191,7 +191,7 @@ async fn collect_networks<L: LxdApi>(
         out.push(ExistingNetwork {
             name: network.name,
             kind: network.kind,
-            status: network.status.into(),
+            status: resource_status(network.status),
             config: network.config,
             members: per_member,
         });
@@ -363,4 +363,19 @@ fn network_config(
             format!("{key} {value:?} is not one network in CIDR form (a.b.c.d/n)"),
         )
     })
+}
+
+/// The planner's view of an LXD pool's or network's status (the clients'
+/// wire type and the planner's pure one are the same five values and the
+/// text of any other).
+fn resource_status(status: clients::lxd::ObjectStatus) -> ResourceStatus {
+    use clients::lxd::ObjectStatus as Wire;
+    match status {
+        Wire::Pending => ResourceStatus::Pending,
+        Wire::Created => ResourceStatus::Created,
+        Wire::Errored => ResourceStatus::Errored,
+        Wire::Unknown => ResourceStatus::Unknown,
+        Wire::Unavailable => ResourceStatus::Unavailable,
+        Wire::Other(text) => ResourceStatus::Other(text),
+    }
 }

@@ -2,17 +2,9 @@
 //! groups and a class (for deadlines), independent of what a step does.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::fmt;
 
-/// Identifies a step (stable across runs: derived from what the step does).
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct StepId(pub String);
-
-impl fmt::Display for StepId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
+use config_loader::model::StepClass;
+use planner::StepId;
 
 /// One step of the graph.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -25,7 +17,7 @@ pub struct Node {
     /// requires serial joins, for example).
     pub group: Option<String>,
     /// Deadline class (see [`crate::Deadlines`]).
-    pub class: String,
+    pub class: StepClass,
 }
 
 /// A validated graph: every dependency exists and there is no cycle.

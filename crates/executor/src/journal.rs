@@ -22,8 +22,8 @@ use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
-use crate::dag::StepId;
 use crate::run::{Event, Outcome};
+use planner::StepId;
 
 /// Current journal format.
 pub const JOURNAL_VERSION: u32 = 1;
@@ -136,7 +136,7 @@ impl Journal {
         let now = timestamp(now);
         // Attempts counted so far (the last `Started` event said how many).
         let attempts =
-            |steps: &BTreeMap<String, StepRecord>, step: &StepId| match steps.get(&step.0) {
+            |steps: &BTreeMap<String, StepRecord>, step: &StepId| match steps.get(step.as_str()) {
                 Some(StepRecord::Running { attempts, .. }) => *attempts,
                 _ => 1,
             };
@@ -166,7 +166,7 @@ impl Journal {
             ),
             Event::Retrying { .. } | Event::Stopping { .. } => return,
         };
-        self.steps.insert(step.0.clone(), record);
+        self.steps.insert(step.to_string(), record);
     }
 
     /// Steps that were running when the run that wrote this journal ended

@@ -22,7 +22,9 @@ pub mod retry;
 pub mod run;
 pub mod wipe;
 
-pub use dag::{Dag, DagError, Node, StepId};
+pub use config_loader::model::StepClass;
+pub use dag::{Dag, DagError, Node};
+pub use planner::StepId;
 pub use retry::{Deadlines, RetryPolicy};
 pub use run::{
     Event, Failure, NotStarted, Options, Outcome, Report, Runner, StepError, StepResult, execute,

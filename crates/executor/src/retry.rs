@@ -3,6 +3,8 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use config_loader::model::StepClass;
+
 /// How transient failures are retried.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RetryPolicy {
@@ -45,15 +47,15 @@ impl RetryPolicy {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Deadlines {
     /// Per class.
-    pub per_class: BTreeMap<String, Duration>,
+    pub per_class: BTreeMap<StepClass, Duration>,
     /// For classes not listed.
     pub default: Duration,
 }
 
 impl Deadlines {
     /// The deadline of `class`.
-    pub fn of(&self, class: &str) -> Duration {
-        self.per_class.get(class).copied().unwrap_or(self.default)
+    pub fn of(&self, class: StepClass) -> Duration {
+        self.per_class.get(&class).copied().unwrap_or(self.default)
     }
 }
 

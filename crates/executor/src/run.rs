@@ -23,7 +23,11 @@ use tokio::sync::{mpsc, watch};
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 
-use crate::dag::{Dag, StepId};
+use config_loader::model::StepClass;
+
+use planner::StepId;
+
+use crate::dag::Dag;
 use crate::retry::{Deadlines, RetryPolicy};
 
 /// What a successful step did.
@@ -141,7 +145,7 @@ pub enum Failure<E> {
     /// The class deadline passed; the last error if there was one.
     DeadlineExceeded {
         /// The step's deadline class.
-        class: String,
+        class: StepClass,
         /// The deadline.
         deadline: Duration,
         /// The error of the latest failed attempt, if any attempt failed
@@ -373,14 +377,14 @@ pub async fn execute<R: Runner>(
                     step: node.id.clone(),
                     attempt: 1,
                 });
-                let deadline = options.deadlines.of(&node.class);
-                let seed = options.seed ^ fnv(&node.id.0);
+                let deadline = options.deadlines.of(node.class);
+                let seed = options.seed ^ fnv(node.id.as_str());
                 tracing::debug!(step = %node.id, class = %node.class, deadline_s = deadline.as_secs_f64(), "starting step");
                 started_at.insert(i, started.elapsed());
                 running.spawn(attempt_loop(
                     i,
                     node.id.clone(),
-                    node.class.clone(),
+                    node.class,
                     runner.clone(),
                     options.retry.clone(),
                     deadline,
@@ -488,7 +492,7 @@ pub async fn execute<R: Runner>(
 async fn attempt_loop<R: Runner>(
     index: usize,
     step: StepId,
-    class: String,
+    class: StepClass,
     runner: Arc<R>,
     retry: RetryPolicy,
     deadline: Duration,

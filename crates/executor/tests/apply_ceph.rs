@@ -9,7 +9,7 @@
 mod common;
 
 use common::*;
-use executor::{Outcome, StepId, StepResult};
+use executor::{Outcome, StepResult};
 use simulators::{FaultRule, LxdProfile, Service, Sim};
 
 /// `common::preseed`'s file with `ceph_extra` appended to the Ceph disk
@@ -72,7 +72,7 @@ async fn the_replication_step_never_asks_microceph_for_its_configuration() {
     let run = apply_plan(&sim, plan, &options(), StopAt::Never).await;
     run.assert_succeeded("a run whose MicroCeph refuses every configuration read");
     assert!(matches!(
-        run.report.results[&StepId("microceph.replication".to_owned())],
+        run.report.results["microceph.replication"],
         StepResult::Done {
             outcome: Outcome::Changed,
             attempts: 1,

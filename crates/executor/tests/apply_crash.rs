@@ -37,13 +37,13 @@ async fn stop_after(profile: LxdProfile, step: &str) {
     let seed = Seed::bootstrap(&sim, 3);
     let plan = plan(&sim, &seed).await;
     assert!(
-        plan.steps.iter().any(|s| s.id.0 == step),
+        plan.steps.iter().any(|s| s.id == step),
         "the plan has no step {step}"
     );
     let first = apply_plan(&sim, plan, &options(), StopAt::Finished(step.to_owned())).await;
     assert!(
         matches!(
-            first.report.results[&executor::StepId(step.to_owned())],
+            first.report.results[step],
             StepResult::Done {
                 outcome: Outcome::Changed,
                 ..
@@ -69,7 +69,7 @@ async fn stop_after(profile: LxdProfile, step: &str) {
     let late: Vec<_> = first.events[stopping..]
         .iter()
         .filter_map(|e| match e {
-            Event::Started { step, .. } => Some(step.0.clone()),
+            Event::Started { step, .. } => Some(step.to_string()),
             _ => None,
         })
         .collect();
@@ -332,7 +332,7 @@ async fn a_half_finished_microcluster_join_is_removed_and_joined_again() {
     let seed = Seed::bootstrap(&sim, 3);
     let plan = plan(&sim, &seed).await;
     let bootstrap = plan
-        .step(&planner::plan::StepId("microovn.bootstrap@node1".into()))
+        .step(&executor::StepId::new("microovn.bootstrap@node1"))
         .unwrap();
     let planner::plan::Action::BootstrapMicrocluster {
         name,
@@ -387,7 +387,7 @@ async fn a_half_finished_microcluster_join_is_removed_and_joined_again() {
     again.assert_succeeded("the run after a half-finished MicroOVN join");
     assert!(
         matches!(
-            again.report.results[&executor::StepId("microovn.token@node3".to_owned())],
+            again.report.results["microovn.token@node3"],
             StepResult::Done {
                 outcome: Outcome::Changed,
                 ..

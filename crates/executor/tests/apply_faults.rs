@@ -190,7 +190,7 @@ fn class_of(run: &Run, step: &str) -> String {
     run.plan
         .steps
         .iter()
-        .find(|s| s.id.0 == step)
+        .find(|s| s.id == step)
         .map(|s| s.action.kind_name().to_owned())
         .unwrap()
 }
@@ -210,7 +210,7 @@ async fn transient(profile: LxdProfile, case: &str) {
         .iter()
         .filter_map(|(id, r)| match r {
             StepResult::Done { attempts, .. } if *attempts > 1 => {
-                Some((id.0.clone(), attempts - 1))
+                Some((id.to_string(), attempts - 1))
             }
             _ => None,
         })
@@ -365,14 +365,14 @@ async fn permanent(profile: LxdProfile, class: &str, expected: &str) {
     let failed: Vec<_> = run.report.failures().collect();
     assert_eq!(failed.len(), 1, "one failure: {}", failures(&run.report));
     let (id, failure) = failed[0];
-    let step = run.plan.step(&planner::plan::StepId(id.0.clone())).unwrap();
+    let step = run.plan.step(id).unwrap();
     assert_eq!(step.action.kind_name(), class, "{id} failed");
     assert_eq!(step.node, node, "{id} calls the node");
     let executor::Failure::Permanent(error) = failure else {
         panic!("{id} failed permanently, not {failure:?}")
     };
     let expected = expected
-        .replace("{step}", &id.0)
+        .replace("{step}", id.as_str())
         .replace("{member}", step.member())
         .replace("{object}", &object(step))
         .replace("{ip3}", &sim.node("node3").unwrap().ip().to_string());
@@ -381,21 +381,16 @@ async fn permanent(profile: LxdProfile, class: &str, expected: &str) {
     // rest that did not run, a step whose dependencies were all done did
     // not start because the run stopped, any other because a dependency
     // was not done.
-    let blocked = dependants(&run.plan, &id.0);
-    let done = |d: &str| {
-        matches!(
-            run.report.results[&executor::StepId(d.to_owned())],
-            StepResult::Done { .. }
-        )
-    };
+    let blocked = dependants(&run.plan, id.as_str());
+    let done = |d: &str| matches!(run.report.results[d], StepResult::Done { .. });
     for (other, why) in not_started(&run.report) {
         let deps_done = run
             .plan
-            .step(&planner::plan::StepId(other.clone()))
+            .step(&executor::StepId::new(other.clone()))
             .unwrap()
             .depends_on
             .iter()
-            .all(|d| done(&d.0));
+            .all(|d| done(d.as_str()));
         let want = if deps_done {
             NotStarted::Stopped
         } else {
@@ -528,7 +523,7 @@ async fn transient_faults_while_adding_a_machine() {
         .iter()
         .filter_map(|(id, r)| match r {
             StepResult::Done { attempts, .. } if *attempts > 1 => {
-                Some((class_of(&added, &id.0), attempts - 1))
+                Some((class_of(&added, id.as_str()), attempts - 1))
             }
             _ => None,
         })
@@ -575,7 +570,7 @@ async fn a_join_that_used_its_token_and_failed_is_given_a_new_one() {
     let failed: Vec<String> = first
         .report
         .failures()
-        .map(|(id, _)| id.0.clone())
+        .map(|(id, _)| id.to_string())
         .collect();
     assert_eq!(failed.len(), 1, "{}", failures(&first.report));
     assert!(failed[0].starts_with("lxd.join@"), "{failed:?}");

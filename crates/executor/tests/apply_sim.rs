@@ -69,7 +69,7 @@ async fn the_member_check_names_the_missing_members() {
     let check = |members: &[&str]| {
         let mut plan = formed.plan.clone();
         let mut step = plan
-            .step(&planner::StepId("lxd.await-members".into()))
+            .step(&executor::StepId::new("lxd.await-members"))
             .unwrap()
             .clone();
         step.depends_on.clear();

@@ -19,7 +19,7 @@ const HELP: &str = "nothing was wiped. Check the disks of";
 
 /// The failure of `step`, which must be a refused wipe.
 fn refused(run: &Run, step: &str) -> String {
-    match &run.report.results[&executor::StepId(step.to_owned())] {
+    match &run.report.results[step] {
         StepResult::Failed {
             failure: executor::Failure::Permanent(e @ ApplyError::WipeRefused { .. }),
             attempts: 1,
@@ -30,7 +30,7 @@ fn refused(run: &Run, step: &str) -> String {
 }
 
 fn wipes(plan: &Plan, step: &str) -> Vec<String> {
-    plan.step(&planner::StepId(step.to_owned()))
+    plan.step(&executor::StepId::new(step))
         .unwrap_or_else(|| panic!("no step {step}"))
         .wipes
         .iter()

@@ -114,7 +114,7 @@ fn events_become_step_records_with_their_attempts() {
     use std::time::{Duration, SystemTime};
     let mut j = Journal::new(String::new(), serde_json::Value::Null);
     let at = SystemTime::UNIX_EPOCH + Duration::from_secs(60);
-    let step = || StepId("lxd.join@micro02".into());
+    let step = || StepId::new("lxd.join@micro02");
     j.record(
         &Event::Started {
             step: step(),
@@ -148,7 +148,7 @@ fn events_become_step_records_with_their_attempts() {
     );
     j.record(
         &Event::Failed {
-            step: StepId("x".into()),
+            step: StepId::new("x"),
             error: "refused".into(),
         },
         at,

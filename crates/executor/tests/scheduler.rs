@@ -65,11 +65,14 @@ impl Runner for Script {
             .acts
             .lock()
             .unwrap()
-            .get_mut(&step.0)
+            .get_mut(step.as_str())
             .and_then(VecDeque::pop_front)
             .unwrap_or(Act::Ok(Outcome::Changed, 10));
         let t = self.now();
-        self.log.lock().unwrap().push((t, step.0.clone(), "start"));
+        self.log
+            .lock()
+            .unwrap()
+            .push((t, step.to_string(), "start"));
         {
             let mut r = self.running.lock().unwrap();
             *r += 1;
@@ -81,14 +84,14 @@ impl Runner for Script {
             Act::Transient(ms) => (
                 ms,
                 Err(TestError {
-                    message: format!("{} is not ready", step.0),
+                    message: format!("{} is not ready", step),
                     transient: true,
                 }),
             ),
             Act::Permanent(ms) => (
                 ms,
                 Err(TestError {
-                    message: format!("{} was refused", step.0),
+                    message: format!("{} was refused", step),
                     transient: false,
                 }),
             ),
@@ -97,17 +100,19 @@ impl Runner for Script {
         tokio::time::sleep(Duration::from_millis(ms)).await;
         *self.running.lock().unwrap() -= 1;
         let t = self.now();
-        self.log.lock().unwrap().push((t, step.0.clone(), "end"));
+        self.log.lock().unwrap().push((t, step.to_string(), "end"));
         result
     }
 }
 
 fn node(id: &str, deps: &[&str], group: Option<&str>) -> Node {
     Node {
-        id: StepId(id.into()),
-        deps: deps.iter().map(|d| StepId(d.to_string())).collect(),
+        id: StepId::new(id),
+        deps: deps.iter().map(|d| StepId::new(*d)).collect(),
         group: group.map(str::to_owned),
-        class: "default".into(),
+        // Any class: the tests give it no deadline of its own but the
+        // default, unless they say otherwise.
+        class: StepClass::Settings,
     }
 }
 
@@ -141,7 +146,7 @@ async fn run(dag: &Dag, script: &Arc<Script>, opts: &Options) -> (Report<TestErr
 }
 
 fn done(report: &Report<TestError>, id: &str) -> Option<(Outcome, u32)> {
-    match &report.results[&StepId(id.into())] {
+    match &report.results[id] {
         StepResult::Done {
             outcome, attempts, ..
         } => Some((*outcome, *attempts)),
@@ -164,11 +169,11 @@ async fn dependencies_order_the_work_and_independent_steps_overlap() {
     assert_eq!(done(&report, "a"), Some((Outcome::AlreadyDone, 1)));
     assert_eq!(report.count(Outcome::Changed), 3);
     assert_eq!(*script.peak.lock().unwrap(), 2, "b and c run together");
-    let ids: Vec<&str> = report.finish_order.iter().map(|s| s.0.as_str()).collect();
+    let ids: Vec<&str> = report.finish_order.iter().map(StepId::as_str).collect();
     assert_eq!((ids[0], ids[3]), ("a", "d"));
     assert_eq!(report.elapsed, Duration::from_millis(30));
     // Each step's start, from the start of the run: after what it needs.
-    let started = |id: &str| match &report.results[&StepId(id.into())] {
+    let started = |id: &str| match &report.results[id] {
         StepResult::Done { started, .. } => *started,
         other => panic!("{other:?}"),
     };
@@ -262,14 +267,14 @@ async fn retries_stop_at_the_deadline_with_the_last_error() {
     let (report, _) = run(&dag, &script, &options(2)).await;
     let StepResult::Failed {
         failure, attempts, ..
-    } = &report.results[&StepId("a".into())]
+    } = &report.results["a"]
     else {
         panic!()
     };
     assert!(*attempts > 3);
     assert_eq!(
         failure.to_string(),
-        "gave up after 5 s of retries (the deadline of `default` steps); last error: a is not ready"
+        "gave up after 5 s of retries (the deadline of `settings` steps); last error: a is not ready"
     );
 }
 
@@ -278,15 +283,15 @@ async fn a_hanging_step_is_cut_off_at_its_deadline() {
     let dag = Dag::new(vec![node("a", &[], None), node("b", &["a"], None)]).unwrap();
     let script = Script::new(&[("a", vec![Act::Hang])]);
     let (report, _) = run(&dag, &script, &options(2)).await;
-    let StepResult::Failed { failure, .. } = &report.results[&StepId("a".into())] else {
+    let StepResult::Failed { failure, .. } = &report.results["a"] else {
         panic!()
     };
     assert_eq!(
         failure.to_string(),
-        "did not finish within 5 s (the deadline of `default` steps)"
+        "did not finish within 5 s (the deadline of `settings` steps)"
     );
     assert!(matches!(
-        report.results[&StepId("b".into())],
+        report.results["b"],
         StepResult::NotStarted(NotStarted::DependencyNotDone)
     ));
     assert_eq!(report.elapsed, Duration::from_secs(5));
@@ -299,14 +304,14 @@ async fn a_step_that_fails_then_hangs_at_the_deadline_still_names_its_error() {
     let (report, _) = run(&dag, &script, &options(2)).await;
     let StepResult::Failed {
         failure, attempts, ..
-    } = &report.results[&StepId("a".into())]
+    } = &report.results["a"]
     else {
         panic!()
     };
     assert_eq!(*attempts, 2);
     assert_eq!(
         failure.to_string(),
-        "gave up after 5 s of retries (the deadline of `default` steps); last error: a is not ready"
+        "gave up after 5 s of retries (the deadline of `settings` steps); last error: a is not ready"
     );
     assert_eq!(report.elapsed, Duration::from_secs(5));
 }
@@ -314,16 +319,16 @@ async fn a_step_that_fails_then_hangs_at_the_deadline_still_names_its_error() {
 #[tokio::test(start_paused = true)]
 async fn each_class_has_its_own_deadline() {
     let mut quick = node("quick", &[], None);
-    quick.class = "token".into();
+    quick.class = StepClass::Token;
     let slow = node("slow", &[], None);
     let dag = Dag::new(vec![quick, slow]).unwrap();
     let script = Script::new(&[("quick", vec![Act::Hang]), ("slow", vec![Act::Hang])]);
     let mut opts = options(2);
     opts.deadlines
         .per_class
-        .insert("token".into(), Duration::from_secs(2));
+        .insert(StepClass::Token, Duration::from_secs(2));
     let (report, _) = run(&dag, &script, &opts).await;
-    let message = |id: &str| match &report.results[&StepId(id.into())] {
+    let message = |id: &str| match &report.results[id] {
         StepResult::Failed {
             failure, elapsed, ..
         } => (failure.to_string(), *elapsed),
@@ -339,7 +344,7 @@ async fn each_class_has_its_own_deadline() {
     assert_eq!(
         message("slow"),
         (
-            "did not finish within 5 s (the deadline of `default` steps)".to_owned(),
+            "did not finish within 5 s (the deadline of `settings` steps)".to_owned(),
             Duration::from_secs(5)
         )
     );
@@ -363,7 +368,7 @@ async fn a_permanent_failure_stops_new_work_but_lets_running_steps_finish() {
         failure,
         attempts: 1,
         ..
-    } = &report.results[&StepId("fails".into())]
+    } = &report.results["fails"]
     else {
         panic!()
     };
@@ -374,11 +379,11 @@ async fn a_permanent_failure_stops_new_work_but_lets_running_steps_finish() {
         "in-flight work finishes"
     );
     assert!(matches!(
-        report.results[&StepId("after-fails".into())],
+        report.results["after-fails"],
         StepResult::NotStarted(NotStarted::DependencyNotDone)
     ));
     assert!(matches!(
-        report.results[&StepId("after-slow".into())],
+        report.results["after-slow"],
         StepResult::NotStarted(NotStarted::Stopped)
     ));
     assert!(events.contains(&Event::Stopping {
@@ -408,7 +413,7 @@ async fn cancellation_ends_retries_and_starts_nothing_new() {
     cancel_tx.send(true).unwrap();
     let report = handle.await.unwrap();
     assert!(matches!(
-        &report.results[&StepId("retrying".into())],
+        &report.results["retrying"],
         StepResult::Failed {
             failure: Failure::Cancelled { .. },
             ..
@@ -416,7 +421,7 @@ async fn cancellation_ends_retries_and_starts_nothing_new() {
     ));
     assert_eq!(done(&report, "running"), Some((Outcome::Changed, 1)));
     assert!(matches!(
-        report.results[&StepId("later".into())],
+        report.results["later"],
         StepResult::NotStarted(NotStarted::Cancelled)
     ));
 }
@@ -479,10 +484,10 @@ proptest! {
         let log = script.log.lock().unwrap().clone();
         // Dependencies end before dependents start.
         for node in &nodes {
-            let start = log.iter().position(|(_, s, e)| *s == node.id.0 && *e == "start");
+            let start = log.iter().position(|(_, s, e)| node.id == s.as_str() && *e == "start");
             if let Some(start) = start {
                 for d in &node.deps {
-                    let ended = log.iter().take(start).any(|(_, s, e)| *s == d.0 && *e == "end");
+                    let ended = log.iter().take(start).any(|(_, s, e)| *d == s.as_str() && *e == "end");
                     prop_assert!(ended, "{} started before {} ended", node.id, d);
                     let dep_done = matches!(report.results[d], StepResult::Done { .. });
                     prop_assert!(dep_done, "dependency {} of {} not done", d, node.id);
@@ -621,11 +626,11 @@ async fn a_step_cut_off_at_its_deadline_names_the_request_that_hung() {
     opts.deadlines.default = Duration::from_secs(1);
     let (_cancel_tx, cancel) = watch::channel(false);
     let report = execute(&dag, Arc::new(Unanswered { socket }), &opts, None, cancel).await;
-    let StepResult::Failed { failure, .. } = &report.results[&StepId("a".into())] else {
+    let StepResult::Failed { failure, .. } = &report.results["a"] else {
         panic!("{:?}", report.results)
     };
     assert_eq!(
         failure.to_string(),
-        "did not finish within 1 s (the deadline of `default` steps): no answer to LXD on node node3, PUT /1.0/cluster"
+        "did not finish within 1 s (the deadline of `settings` steps): no answer to LXD on node node3, PUT /1.0/cluster"
     );
 }

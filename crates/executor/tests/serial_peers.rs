@@ -19,7 +19,7 @@ use simulators::LxdProfile;
 /// The machine whose unit a step belongs to in MicroCloud's ordering: a
 /// joiner for its join-phase steps and disks, the initiator for its disks.
 fn unit(plan: &Plan, step: &str) -> Option<String> {
-    let s = plan.steps.iter().find(|s| s.id.0 == step)?;
+    let s = plan.steps.iter().find(|s| s.id == step)?;
     let disk = matches!(s.action, Action::AddCephDisk { .. });
     let joiner = plan
         .systems
@@ -41,7 +41,7 @@ fn spans(
             Event::Started { step, .. } | Event::Finished { step, .. } => step,
             _ => continue,
         };
-        if let Some(k) = key(&step.0) {
+        if let Some(k) = key(step.as_str()) {
             let span = out.entry(k).or_insert((at, at));
             span.0 = span.0.min(at);
             span.1 = span.1.max(at);

@@ -123,7 +123,7 @@ impl Plan {
             .steps
             .iter()
             .enumerate()
-            .map(|(i, s)| (s.id.0.as_str(), i + 1))
+            .map(|(i, s)| (s.id.as_str(), i + 1))
             .collect();
         let mut phase = None;
         let mut node: Option<&str> = None;
@@ -149,8 +149,8 @@ impl Plan {
                     .iter()
                     .map(|d| {
                         number
-                            .get(d.0.as_str())
-                            .map_or(d.0.clone(), |n| n.to_string())
+                            .get(d.as_str())
+                            .map_or(d.to_string(), |n| n.to_string())
                     })
                     .collect();
                 let _ = writeln!(out, "            after: {}", deps.join(", "));

@@ -80,7 +80,7 @@ fn plan(osds: Vec<Osd>) -> Plan {
 fn status(plan: &Plan, id: &str) -> Status {
     plan.steps
         .iter()
-        .find(|s| s.id.0 == id)
+        .find(|s| s.id == id)
         .unwrap_or_else(|| panic!("no step {id}"))
         .status
         .clone()
@@ -135,7 +135,7 @@ fn an_osd_of_the_same_member_marks_its_direct_disk_already_done() {
     let replication = plan
         .steps
         .iter()
-        .find(|s| s.id.0 == "microceph.replication")
+        .find(|s| s.id == "microceph.replication")
         .unwrap();
     assert!(matches!(
         replication.action,

@@ -52,6 +52,7 @@ mod network;
 mod profile;
 mod resources;
 mod server;
+mod status;
 mod storage;
 mod tokens;
 
@@ -61,6 +62,7 @@ pub use network::*;
 pub use profile::*;
 pub use resources::*;
 pub use server::*;
+pub use status::ObjectStatus;
 pub use storage::*;
 pub use tokens::*;
 

@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use super::ObjectStatus;
 use crate::wire::nullable;
 
 /// `POST /1.0/networks`.
@@ -40,7 +41,7 @@ pub struct Network {
     pub managed: bool,
     /// Status (empty for unmanaged).
     #[serde(default)]
-    pub status: String,
+    pub status: ObjectStatus,
     /// Configuration.
     #[serde(default, deserialize_with = "nullable")]
     pub config: BTreeMap<String, String>,

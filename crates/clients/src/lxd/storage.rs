@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use super::ObjectStatus;
 use crate::wire::nullable;
 
 /// `POST /1.0/storage-pools`.
@@ -36,7 +37,7 @@ pub struct StoragePool {
     pub driver: String,
     /// `Pending`, `Created`, `Errored`, `Unknown`, `Unavailable`.
     #[serde(default)]
-    pub status: String,
+    pub status: ObjectStatus,
     /// Configuration.
     #[serde(default, deserialize_with = "nullable")]
     pub config: BTreeMap<String, String>,

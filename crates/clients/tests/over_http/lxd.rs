@@ -3,7 +3,8 @@
 
 use clients::lxd::{
     CertificatesPost, ClusterJoin, ClusterMemberJoinToken, GO_ZERO_TIME, LxdApi, LxdClient,
-    NetworksPost, ProfilePut, ServerPut, StoragePoolsPost, StorageVolumesPost, TokenField,
+    NetworksPost, ObjectStatus, ProfilePut, ServerPut, StoragePoolsPost, StorageVolumesPost,
+    TokenField,
 };
 use clients::rest::RestClient;
 use clients::{Error, Service, Transport};
@@ -535,7 +536,7 @@ async fn storage_pools_pending_then_global_and_list() {
     );
     let pools = client.storage_pools(None).await.unwrap();
     assert_eq!(pools[0].name, "local-btrfs");
-    assert_eq!(pools[0].status, "Created");
+    assert_eq!(pools[0].status, ObjectStatus::Created);
     assert_eq!(pools[0].locations, vec!["none"]);
     assert_eq!(pools[0].config["size"], "2GiB");
     server.finish();
@@ -631,7 +632,7 @@ async fn networks_pending_global_list_and_state() {
     assert!(!networks[0].managed);
     assert_eq!(networks[0].used_by, None);
     assert_eq!(networks[0].kind, "physical");
-    assert_eq!(networks[1].status, "Created");
+    assert_eq!(networks[1].status, ObjectStatus::Created);
 
     let state = client.network_state("eth0", Some("node1")).await.unwrap();
     assert_eq!(state.state, "up");
@@ -718,7 +719,7 @@ async fn one_pool_and_network_per_member_and_all_profiles() {
     let client = lxd(&path);
     let pool = client.storage_pool("local", Some("node2")).await.unwrap();
     assert_eq!(pool.driver, "zfs");
-    assert_eq!(pool.status, "Created");
+    assert_eq!(pool.status, ObjectStatus::Created);
     assert_eq!(
         pool.config["volatile.initial_source"],
         "/dev/disk/by-id/nvme-eui.002538b111b2c3d4"

@@ -9,7 +9,7 @@ use clients::microceph::MicroCephClient;
 use clients::microovn::MicroOvnClient;
 use clients::transport::Transport;
 use executor::apply::{ApplyError, NodeClients, PlanRunner, apply};
-use executor::{Event, NotStarted, Options, Outcome, Report, RetryPolicy, StepId, StepResult};
+use executor::{Event, NotStarted, Options, Outcome, Report, RetryPolicy, StepResult};
 use planner::inventory::Inventory;
 use planner::plan::{Plan, Status};
 use serde_json::Value;
@@ -220,7 +220,7 @@ impl Run {
 
     /// Attempts of `step` (0 when it did not start).
     pub fn attempts(&self, step: &str) -> u32 {
-        match &self.report.results[&StepId(step.to_owned())] {
+        match &self.report.results[step] {
             StepResult::Done { attempts, .. } | StepResult::Failed { attempts, .. } => *attempts,
             StepResult::NotStarted(_) => 0,
         }
@@ -268,7 +268,7 @@ pub async fn apply_plan(sim: &Sim, plan: Plan, options: &Options, stop: StopAt) 
         let mut events = Vec::new();
         while let Some(e) = erx.recv().await {
             let hit = match (&stop, &e) {
-                (StopAt::Finished(id), Event::Finished { step, .. }) => step.0 == *id,
+                (StopAt::Finished(id), Event::Finished { step, .. }) => *step == id.as_str(),
                 (StopAt::FirstRetry, Event::Retrying { .. }) => true,
                 _ => false,
             };
@@ -342,7 +342,7 @@ pub fn with_outcome(report: &Report<ApplyError>, outcome: Outcome) -> Vec<String
         .results
         .iter()
         .filter(|(_, r)| matches!(r, StepResult::Done { outcome: o, .. } if *o == outcome))
-        .map(|(id, _)| id.0.clone())
+        .map(|(id, _)| id.to_string())
         .collect()
 }
 
@@ -352,7 +352,7 @@ pub fn not_started(report: &Report<ApplyError>) -> BTreeMap<String, NotStarted> 
         .results
         .iter()
         .filter_map(|(id, r)| match r {
-            StepResult::NotStarted(why) => Some((id.0.clone(), *why)),
+            StepResult::NotStarted(why) => Some((id.to_string(), *why)),
             _ => None,
         })
         .collect()
@@ -365,14 +365,14 @@ pub fn dependants(plan: &Plan, step: &str) -> BTreeSet<String> {
     while grew {
         grew = false;
         for s in &plan.steps {
-            if out.contains(&s.id.0) {
+            if out.contains(s.id.as_str()) {
                 continue;
             }
             if s.depends_on
                 .iter()
-                .any(|d| d.0 == step || out.contains(&d.0))
+                .any(|d| *d == step || out.contains(d.as_str()))
             {
-                out.insert(s.id.0.clone());
+                out.insert(s.id.to_string());
                 grew = true;
             }
         }

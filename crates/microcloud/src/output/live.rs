@@ -43,7 +43,7 @@ impl LiveState {
         for s in &plan.steps {
             nodes.entry(s.member().to_owned()).or_default().total += 1;
             steps.insert(
-                s.id.0.clone(),
+                s.id.to_string(),
                 (s.member().to_owned(), planner::render::summary(s), s.phase),
             );
         }
@@ -62,24 +62,24 @@ impl LiveState {
     pub fn on_event(&mut self, event: &Event) {
         match event {
             Event::Started { step, .. } => {
-                if let Some((node, _, phase)) = self.steps.get(&step.0) {
-                    self.running.insert(step.0.clone());
+                if let Some((node, _, phase)) = self.steps.get(step.as_str()) {
+                    self.running.insert(step.to_string());
                     self.last_phase = Some(*phase);
                     if let Some(n) = self.nodes.get_mut(node) {
-                        n.running.insert(step.0.clone());
+                        n.running.insert(step.to_string());
                     }
                 }
             }
             Event::Finished { step, .. } | Event::Failed { step, .. } => {
-                self.running.remove(&step.0);
+                self.running.remove(step.as_str());
                 let failed = matches!(event, Event::Failed { .. });
                 if !failed {
                     self.done += 1;
                 }
-                if let Some((node, summary, _)) = self.steps.get(&step.0)
+                if let Some((node, summary, _)) = self.steps.get(step.as_str())
                     && let Some(n) = self.nodes.get_mut(node)
                 {
-                    n.running.remove(&step.0);
+                    n.running.remove(step.as_str());
                     if failed {
                         n.failed = Some(summary.clone());
                     } else {
@@ -257,7 +257,7 @@ impl Live {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use executor::{Outcome, StepId};
+    use executor::Outcome;
 
     fn plan() -> Plan {
         let preseed = microcloud_tests::example("unicast-3-nodes-ovn-ceph");
@@ -275,7 +275,7 @@ mod tests {
         assert_eq!(nodes, ["micro01", "micro02", "micro03"]);
         assert!(nodes.iter().all(|n| state.node_status(n) == "waiting"));
 
-        let id = |i: usize| StepId(plan.steps[i].id.0.clone());
+        let id = |i: usize| plan.steps[i].id.clone();
         let first = &plan.steps[0];
         let second = plan
             .steps

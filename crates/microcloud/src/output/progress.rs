@@ -53,7 +53,7 @@ impl Progress {
             .iter()
             .map(|s| {
                 (
-                    s.id.0.clone(),
+                    s.id.to_string(),
                     (s.member().to_owned(), planner::render::summary(s)),
                 )
             })
@@ -161,8 +161,8 @@ pub fn event_json(
     let node = |step: &str| steps.get(step).map(|(n, _)| n.clone()).unwrap_or_default();
     match e {
         Event::Started { step, attempt } => JsonEvent::Started {
-            step: step.0.clone(),
-            node: node(&step.0),
+            step: step.to_string(),
+            node: node(step.as_str()),
             attempt: *attempt,
         },
         Event::Retrying {
@@ -171,8 +171,8 @@ pub fn event_json(
             delay,
             error,
         } => JsonEvent::Retrying {
-            step: step.0.clone(),
-            node: node(&step.0),
+            step: step.to_string(),
+            node: node(step.as_str()),
             attempt: *attempt,
             delay_s: delay.as_secs_f64(),
             error: error.clone(),
@@ -182,8 +182,8 @@ pub fn event_json(
             outcome,
             elapsed,
         } => JsonEvent::Finished {
-            step: step.0.clone(),
-            node: node(&step.0),
+            step: step.to_string(),
+            node: node(step.as_str()),
             outcome: if *outcome == Outcome::Changed {
                 StepOutcome::Changed
             } else {
@@ -194,8 +194,8 @@ pub fn event_json(
             total,
         },
         Event::Failed { step, error } => JsonEvent::Failed {
-            step: step.0.clone(),
-            node: node(&step.0),
+            step: step.to_string(),
+            node: node(step.as_str()),
             error: error.clone(),
         },
         Event::Stopping { reason } => JsonEvent::Stopping {
@@ -218,7 +218,7 @@ pub fn event_line(
     match e {
         Event::Started { .. } => None,
         Event::Finished { step, outcome, .. } => {
-            let (node, what) = describe(&step.0);
+            let (node, what) = describe(step.as_str());
             let (mark, note) = if *outcome == Outcome::Changed {
                 (paint("ok", Style::Green, color), "")
             } else {
@@ -239,7 +239,7 @@ pub fn event_line(
             delay.as_secs_f64()
         )),
         Event::Failed { step, error } => {
-            let (node, what) = describe(&step.0);
+            let (node, what) = describe(step.as_str());
             Some(format!(
                 "[{secs:>6.1}s]         {} {node}: {what}: {error}",
                 paint("FAILED", Style::Red, color)
@@ -262,7 +262,7 @@ mod tests {
             ("node2".to_owned(), "join LXD".to_owned()),
         )]
         .into();
-        let step = || StepId("lxd.join@node2".into());
+        let step = || StepId::new("lxd.join@node2");
         let events = [
             Event::Started {
                 step: step(),

@@ -168,7 +168,7 @@ fn close_journal(
     for (id, r) in &report.results {
         if let StepResult::NotStarted(why) = r {
             journal.steps.insert(
-                id.0.clone(),
+                id.to_string(),
                 StepRecord::NotStarted {
                     reason: format!("{why:?}"),
                 },
@@ -205,12 +205,12 @@ fn ending(runner: &Runner, report: &RunReport, stops: Stops) -> Ending {
         StepResult::Failed { failure, .. } => {
             let node = runner
                 .plan()
-                .step(&planner::plan::StepId(id.0.clone()))
+                .step(id)
                 .map(|s| s.node.clone())
                 .unwrap_or_default();
             Some(format!(
                 "step {} on {node} failed: {}",
-                id.0,
+                id,
                 failure.full_message()
             ))
         }

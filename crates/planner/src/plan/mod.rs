@@ -231,9 +231,44 @@ impl Phase {
 }
 
 /// A step id, unique within a plan and derived from the step's content.
+///
+/// The planner builds a plan's ids; the executor schedules, reports and
+/// journals steps under the same type. A map keyed by step ids can be
+/// read with a `&str` (`Borrow<str>`).
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(transparent)]
-pub struct StepId(pub String);
+pub struct StepId(String);
+
+impl StepId {
+    /// The id `id`, for a graph or a lookup built outside a plan (a plan's
+    /// own ids come from [`plan()`] or its JSON).
+    pub fn new(id: impl Into<String>) -> StepId {
+        StepId(id.into())
+    }
+
+    /// The id as text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::borrow::Borrow<str> for StepId {
+    fn borrow(&self) -> &str {
+        &self.0
+    }
+}
+
+impl PartialEq<str> for StepId {
+    fn eq(&self, other: &str) -> bool {
+        self.0 == other
+    }
+}
+
+impl PartialEq<&str> for StepId {
+    fn eq(&self, other: &&str) -> bool {
+        self.0 == *other
+    }
+}
 
 impl fmt::Display for StepId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

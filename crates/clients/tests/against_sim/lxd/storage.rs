@@ -1,8 +1,8 @@
 //! Pools, networks, profiles and volumes on a formed cluster.
 
 use clients::lxd::{
-    ClusterMemberConfigKey, LxdApi, NetworksPost, ProfilePut, ServerPut, StoragePoolsPost,
-    StorageVolumesPost,
+    ClusterMemberConfigKey, LxdApi, NetworksPost, ObjectStatus, ProfilePut, ServerPut,
+    StoragePoolsPost, StorageVolumesPost,
 };
 use clients::microcluster::MicroclusterApi;
 use clients::microovn::{MicroOvnApi, northbound_connection};
@@ -40,7 +40,7 @@ async fn storage_and_networks(profile: LxdProfile) {
         }
     }
     let pending = n1.storage_pool("local", None).await.unwrap();
-    assert_eq!(pending.status, "Pending");
+    assert_eq!(pending.status, ObjectStatus::Pending);
     assert_eq!(pending.locations, ["node1", "node2"]);
     let global = StoragePoolsPost {
         description: "Local storage on ZFS".to_owned(),
@@ -110,7 +110,7 @@ async fn storage_and_networks(profile: LxdProfile) {
     let done = observed_post(&n1, "/1.0/storage-pools", &global).await;
     assert_created(profile, &done, "/1.0/storage-pools/local");
     let created = n1.storage_pool("local", None).await.unwrap();
-    assert_eq!(created.status, "Created");
+    assert_eq!(created.status, ObjectStatus::Created);
     assert_eq!(created.locations, members);
     assert_eq!(created.description, "Local storage on ZFS");
     let on_node2 = n1.storage_pool("local", Some("node2")).await.unwrap();
@@ -179,7 +179,10 @@ async fn storage_and_networks(profile: LxdProfile) {
             n1.create_network(&body, Some(m)).await.unwrap();
         }
     }
-    assert_eq!(n1.network("UPLINK", None).await.unwrap().status, "Pending");
+    assert_eq!(
+        n1.network("UPLINK", None).await.unwrap().status,
+        ObjectStatus::Pending
+    );
     let uplink = NetworksPost {
         description: "Uplink for OVN networks".to_owned(),
         ..network(
@@ -213,7 +216,7 @@ async fn storage_and_networks(profile: LxdProfile) {
         .unwrap()
         .into_iter()
         .filter(|n| n.managed)
-        .map(|n| (n.name, n.kind, n.status))
+        .map(|n| (n.name, n.kind, n.status.into()))
         .collect();
     assert_eq!(
         managed,

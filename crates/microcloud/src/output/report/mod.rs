@@ -319,7 +319,7 @@ enum StepState {
 pub fn phase_times(plan: &Plan, report: &Report<ApplyError>) -> BTreeMap<Phase, Duration> {
     let mut spans: BTreeMap<Phase, (Duration, Duration)> = BTreeMap::new();
     for step in &plan.steps {
-        let (started, elapsed) = match report.results.get(&executor::StepId(step.id.0.clone())) {
+        let (started, elapsed) = match report.results.get(&step.id) {
             Some(
                 StepResult::Done {
                     started, elapsed, ..
@@ -377,7 +377,7 @@ impl Final {
             .steps
             .iter()
             .map(|s| {
-                let state = match report.results.get(&executor::StepId(s.id.0.clone())) {
+                let state = match report.results.get(&s.id) {
                     Some(StepResult::Done {
                         outcome: Outcome::Changed,
                         ..
@@ -386,13 +386,13 @@ impl Final {
                     Some(StepResult::Failed { .. }) => StepState::Failed,
                     Some(StepResult::NotStarted(_)) | None => StepState::NotStarted,
                 };
-                (s.id.0.as_str(), state)
+                (s.id.as_str(), state)
             })
             .collect();
         let mut totals = Counts::default();
         let mut per_phase: BTreeMap<Phase, Counts> = BTreeMap::new();
         for s in &plan.steps {
-            let state = states[s.id.0.as_str()];
+            let state = states[s.id.as_str()];
             totals.add(state);
             per_phase.entry(s.phase).or_default().add(state);
         }
@@ -407,11 +407,11 @@ impl Final {
         let failures = report
             .failures()
             .map(|(id, failure)| {
-                let step = plan.steps.iter().find(|s| s.id.0 == id.0);
+                let step = plan.steps.iter().find(|s| &s.id == id);
                 let class =
                     step.map_or_else(String::new, |s| s.action.step_class().name().to_owned());
                 FailedStep {
-                    step: id.0.clone(),
+                    step: id.to_string(),
                     node: step.map(|s| s.node.clone()).unwrap_or_default(),
                     hint: hint(failure, &class),
                     class,
@@ -423,7 +423,7 @@ impl Final {
             .results
             .iter()
             .filter(|(_, r)| matches!(r, StepResult::NotStarted(_)))
-            .map(|(id, _)| id.0.clone())
+            .map(|(id, _)| id.to_string())
             .collect();
         let outcome = if report.succeeded() {
             RunOutcome::Succeeded
@@ -568,7 +568,7 @@ impl StepIndex<'_> {
             .steps
             .iter()
             .filter(|s| about(s))
-            .map(|s| (s, self.states[s.id.0.as_str()]))
+            .map(|s| (s, self.states[s.id.as_str()]))
             .collect();
         let any = |state: StepState| steps.iter().any(|(_, s)| *s == state);
         if steps.is_empty() {

@@ -68,7 +68,7 @@ fn all_done(plan: &Plan, outcome: Outcome) -> Report<ApplyError> {
             .enumerate()
             .map(|(i, s)| {
                 (
-                    StepId(s.id.0.clone()),
+                    s.id.clone(),
                     StepResult::Done {
                         outcome,
                         attempts: 1,
@@ -148,10 +148,10 @@ fn a_failed_run_names_the_step_the_class_and_what_to_do() {
         .find(|s| matches!(s.action, Action::AddCephDisk { .. }))
         .unwrap();
     report.results.insert(
-        StepId(osd.id.0.clone()),
+        osd.id.clone(),
         StepResult::Failed {
             failure: Failure::DeadlineExceeded {
-                class: "ceph".into(),
+                class: executor::StepClass::Ceph,
                 deadline: Duration::from_secs(30),
                 last: None,
                 hung: None,
@@ -165,11 +165,11 @@ fn a_failed_run_names_the_step_the_class_and_what_to_do() {
         .steps
         .iter()
         .filter(|s| s.depends_on.contains(&osd.id))
-        .map(|s| s.id.0.clone())
+        .map(|s| s.id.to_string())
         .collect();
     for id in &later {
         report.results.insert(
-            StepId(id.clone()),
+            StepId::new(id.clone()),
             StepResult::NotStarted(NotStarted::DependencyNotDone),
         );
     }
@@ -230,10 +230,9 @@ fn phase_times_span_first_start_to_last_end() {
     // A step that did not run takes no time.
     let mut report = report;
     for s in plan.steps.iter().filter(|s| s.phase == Phase::Profile) {
-        report.results.insert(
-            StepId(s.id.0.clone()),
-            StepResult::NotStarted(NotStarted::Stopped),
-        );
+        report
+            .results
+            .insert(s.id.clone(), StepResult::NotStarted(NotStarted::Stopped));
     }
     assert_eq!(phase_times(&plan, &report).get(&Phase::Profile), None);
 }
