@@ -56,4 +56,9 @@ fn three_machines_form_in_both_orders_and_none_beats_the_bound() {
     assert!(num("admission_s") < wall && num("apply_s") < wall, "{v}");
     assert!(num("initiator_cpu_s") > 0.0, "{v}");
     assert!(v["initiator_peak_kib"][0].as_u64().unwrap() > 1024, "{v}");
+    assert_eq!(
+        v["session_incidents"],
+        serde_json::json!([0, 0]),
+        "every joiner gets in at its first attempt: {v}"
+    );
 }

@@ -85,6 +85,9 @@ struct Run {
     apply: Duration,
     initiator_cpu: Duration,
     initiator_peak_kib: u64,
+    /// Failed or refused attempts the initiator reported (each joiner
+    /// should get in at its first attempt).
+    incidents: usize,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -129,7 +132,7 @@ fn main() -> anyhow::Result<()> {
         agent.push(l);
     }
     println!(
-        "{:>5} {:>6} {:>9} {:>8} {:>9} {:>9} {:>8} {:>9} {:>10} {:>9} {:>11}",
+        "{:>5} {:>6} {:>9} {:>8} {:>9} {:>9} {:>8} {:>9} {:>10} {:>9} {:>11} {:>9}",
         "nodes",
         "steps",
         "wall s",
@@ -140,7 +143,8 @@ fn main() -> anyhow::Result<()> {
         "init cpu",
         "init peak",
         "serial s",
-        "serial/ours"
+        "serial/ours",
+        "incidents"
     );
     for &n in &args.sizes {
         let plan = runtime.block_on(async {
@@ -167,7 +171,7 @@ fn main() -> anyhow::Result<()> {
         let serial_wall = (!serial.is_empty()).then(|| pick(&serial, |r| r.wall));
         let secs = Duration::as_secs_f64;
         println!(
-            "{n:>5} {:>6} {:>9.1} {:>8.2} {:>9.1} {:>9.1} {:>7.2}x {:>8.2}s {:>7.1}MiB {:>9} {:>11}",
+            "{n:>5} {:>6} {:>9.1} {:>8.2} {:>9.1} {:>9.1} {:>7.2}x {:>8.2}s {:>7.1}MiB {:>9} {:>11} {:>9}",
             plan.steps.len(),
             secs(&wall),
             secs(&admission),
@@ -181,6 +185,10 @@ fn main() -> anyhow::Result<()> {
                 "{:.2}x",
                 secs(&s) / secs(&wall)
             )),
+            ours.iter()
+                .chain(&serial)
+                .map(|r| r.incidents)
+                .sum::<usize>(),
         );
         if args.json {
             let all = |runs: &[Run], f: fn(&Run) -> Duration| {
@@ -198,6 +206,7 @@ fn main() -> anyhow::Result<()> {
                     "apply_s": all(&ours, |r| r.apply),
                     "initiator_cpu_s": all(&ours, |r| r.initiator_cpu),
                     "initiator_peak_kib": ours.iter().map(|r| r.initiator_peak_kib).collect::<Vec<_>>(),
+                    "session_incidents": ours.iter().chain(&serial).map(|r| r.incidents).collect::<Vec<_>>(),
                     "serial_wall_s": all(&serial, |r| r.wall),
                     "bound_s": secs(&bound.value()),
                     "bound_decided_by": bound.decided_by(),
@@ -287,6 +296,7 @@ fn form(
         apply: scale_up(apply),
         initiator_cpu: usage.cpu,
         initiator_peak_kib: usage.peak_kib,
+        incidents: incidents(&initiator.stdout),
     })
 }
 
@@ -294,6 +304,29 @@ fn lab_transcript(initiator: Process, joiners: Vec<Process>) -> String {
     let mut all = vec![initiator.finish()];
     all.extend(joiners.into_iter().take(3).map(Process::finish));
     microcloud_tests::testbed::transcript(&all)
+}
+
+/// The session's incident lines (`  attempt by ...`) in the initiator's
+/// messages, and those it only counted.
+fn incidents(stdout: &str) -> usize {
+    stdout
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter_map(|e| e.get("message").and_then(Value::as_str).map(str::to_owned))
+        .map(|m| {
+            if m.trim_start().starts_with("attempt by ") {
+                1
+            } else if let Some(rest) = m.trim_start().strip_prefix('(') {
+                rest.split_whitespace()
+                    .next()
+                    .and_then(|n| n.parse().ok())
+                    .filter(|_| m.contains("incident line(s) not shown"))
+                    .unwrap_or(0)
+            } else {
+                0
+            }
+        })
+        .sum()
 }
 
 /// The largest `t` of the JSON events on standard output.
