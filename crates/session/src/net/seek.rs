@@ -201,6 +201,8 @@ struct Tracked {
     attempts: u32,
     retry_at: tokio::time::Instant,
     backoff: Duration,
+    /// Ruled out for failing to prove the passphrase (a guess given away).
+    unproven: bool,
 }
 
 impl Tracked {
@@ -247,6 +249,7 @@ impl Table {
                     attempts: 0,
                     retry_at: now,
                     backoff: FIRST_RETRY,
+                    unproven: false,
                 },
             );
             self.next_order += 1;
@@ -298,10 +301,7 @@ impl Table {
     }
 
     fn unproven(&self) -> usize {
-        self.tracked
-            .values()
-            .filter(|t| matches!(&t.state, AnnouncerState::Skipped { reason } if reason.starts_with(UNPROVEN)))
-            .count()
+        self.tracked.values().filter(|t| t.unproven).count()
     }
 
     /// Every announcer tracked, in the order first heard.
@@ -329,7 +329,7 @@ impl Table {
     }
 }
 
-/// How [`skip_reason`] starts for an announcer that did not prove the
+/// How [`skip_reason`] describes an announcer that did not prove the
 /// passphrase.
 const UNPROVEN: &str = "did not prove the session passphrase";
 
@@ -469,7 +469,14 @@ pub async fn seek_and_join(
                         entry.backoff = (entry.backoff * 2).min(settings.join.max_backoff.max(FIRST_RETRY));
                     }
                     Err(Stop::Fail(error)) => match skip_reason(&error) {
-                        Some(reason) => entry.state = AnnouncerState::Skipped { reason },
+                        Some(reason) => {
+                            entry.unproven = matches!(
+                                &error,
+                                NetError::Trust { source, .. }
+                                    if matches!(**source, JoinError::InitiatorNotAuthenticated)
+                            );
+                            entry.state = AnnouncerState::Skipped { reason };
+                        }
                         None => {
                             tasks.abort_all();
                             return Err(SeekError::Join(error));
@@ -566,13 +573,15 @@ mod tests {
     }
 
     #[test]
-    fn unproven_announcers_are_counted_by_their_reason() {
+    fn only_announcers_that_failed_to_prove_the_passphrase_are_counted() {
         let now = tokio::time::Instant::now();
         let mut table = Table::default();
         for i in 0..MAX_UNPROVEN {
-            table.admit(ip(i), now).unwrap().state = AnnouncerState::Skipped {
+            let t = table.admit(ip(i), now).unwrap();
+            t.state = AnnouncerState::Skipped {
                 reason: format!("{UNPROVEN}: another passphrase"),
             };
+            t.unproven = true;
         }
         table.admit(ip(50), now).unwrap().state = AnnouncerState::Skipped {
             reason: "failed: connection reset".into(),
